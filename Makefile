@@ -1,0 +1,22 @@
+# The exact commands the README shows and CI runs.
+PY ?= .venv/bin/python
+
+.PHONY: install run test lint bench
+
+install:
+	bash scripts/install.sh
+
+run: install
+	$(PY) -m queue_server run
+
+test: install
+	$(PY) -m ruff check .
+	$(PY) -m mypy
+	$(PY) -m pytest
+
+lint: install
+	$(PY) -m ruff check .
+	$(PY) -m mypy
+
+bench: install
+	$(PY) -m simulations.bench all --json
