@@ -1,0 +1,398 @@
+"""Spoken calls for lobby displays, rendered on the server to WAV files cached by content.
+
+Public API (voices are ``north``, ``central``, ``south`` and ``english``)::
+
+    voice_id(voice) -> str                        espeak-ng id, else UnknownVoiceError
+    SpeechSettings(language, voice, rate, reading, repeat, pause_ms, templates, ...)  frozen
+    render_announcement(text, voice, rate, *, repeat=1, pause_ms=700) -> bytes   blocking
+    SpeechRenderer(max_workers=1).render(...) -> bytes     the same, awaitable, in a child process
+    AnnouncementCache(folder, renderer=None)
+        .key_for(text, voice, rate, *, repeat=1, pause_ms=700) -> str      sha256 hex
+        await .get_or_render(text, voice, rate, *, repeat=1, pause_ms=700) -> Path  <key>.wav
+        .path_for_key(key) -> Path | None          for GET /audio/<key>.wav
+    await announcement_for_call(cache, number, counter, settings=None, *, recall=False)
+        -> (text, path)                            serve with AUDIO_CACHE_CONTROL (immutable)
+
+espeak-ng voice ids here (pyttsx3 2.99 lists lower-cased identifiers): north ``aav/vi``,
+central ``aav/vi-vn-x-central``, south ``aav/vi-vn-x-south``, english ``gmw/en``.
+
+Rendering: pyttsx3's espeak driver drives its process's single libespeak-ng synthesizer (one
+global callback), blocks, and is not thread-safe. Each render runs in a fresh spawned child
+(``ProcessPoolExecutor(max_workers=1, max_tasks_per_child=1)``): the event loop never waits,
+two renders never share an engine, a crash of the C library cannot take the server down, and
+output is deterministic - libespeak-ng carries state between utterances (a second render of
+one text in one process differs by a few samples), while a fresh process yields exactly the
+samples of ``espeak-ng -w``, so every replica renders the same bytes for a key. The pool keeps
+the next worker warm; a render takes about 0.1 s here. pyttsx3 2.99's ``runAndWait()`` returns
+before ``save_to_file`` has written (its queue ends the loop before synthesis starts), so we
+wait for its ``finished-utterance`` notification, sent after the file is closed. ``repeat``
+copies the samples with a silent pause in between. Errors: ``UnknownVoiceError(InvalidInput)``,
+``SpeechRenderError(Unavailable)`` (both ``queue_server.errors.QmsError``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import hashlib
+import io
+import json
+import multiprocessing
+import os
+import re
+import tempfile
+import threading
+import unicodedata
+import wave
+from collections.abc import Mapping
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Protocol
+
+from displays.announcements import (
+    DEFAULT_TEMPLATES,
+    Language,
+    Reading,
+    Templates,
+    ThousandWord,
+    ZeroTensWord,
+    announcement_text,
+)
+from queue_server.errors import InvalidInput, Unavailable
+
+VOICES: Mapping[str, str] = MappingProxyType({
+    "north": "aav/vi",
+    "central": "aav/vi-vn-x-central",
+    "south": "aav/vi-vn-x-south",
+    "english": "gmw/en",
+})  # fmt: skip
+DEFAULT_VOICE: Mapping[str, str] = MappingProxyType({"vi": "north", "en": "english"})
+DEFAULT_RATE = 150  # words per minute; espeak-ng's own default (175) is fast for a lobby
+MIN_RATE, MAX_RATE = 80, 450  # what libespeak-ng accepts
+MAX_REPEAT, DEFAULT_PAUSE_MS, MAX_PAUSE_MS = 3, 700, 3000
+MAX_TEXT_CHARS, RENDER_TIMEOUT_S = 500, 30.0
+AUDIO_CACHE_CONTROL = "public, max-age=31536000, immutable"
+CACHE_FORMAT = 1  # bump when the rendering changes, so old files are never served for new keys
+_KEY = re.compile(r"^[0-9a-f]{64}$")
+
+
+class UnknownVoiceError(InvalidInput):
+    code = "unknown-voice"
+
+    def __init__(self, voice: str) -> None:
+        valid = ", ".join(sorted(VOICES))
+        super().__init__(f"unknown voice {voice!r}; valid voices are: {valid}", voice=voice)
+        self.voice = voice
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.voice,))
+
+
+class SpeechRenderError(Unavailable):
+    code = "speech-render-failed"
+
+
+def voice_id(voice: str) -> str:
+    """The espeak-ng identifier for a voice name (``north`` → ``aav/vi``)."""
+    try:
+        return VOICES[voice.strip().lower()]
+    except (KeyError, AttributeError):
+        raise UnknownVoiceError(str(voice)) from None
+
+
+def _normalized_text(text: str) -> str:
+    clean = unicodedata.normalize("NFC", text).strip()  # one key for NFC and NFD input
+    if not 0 < len(clean) <= MAX_TEXT_CHARS:
+        raise InvalidInput(f"announcement text must have 1 to {MAX_TEXT_CHARS} characters")
+    return clean
+
+
+def _check_numbers(rate: int, repeat: int, pause_ms: int) -> None:
+    if not MIN_RATE <= rate <= MAX_RATE:
+        raise InvalidInput(f"rate must be {MIN_RATE}..{MAX_RATE} words a minute, got {rate}")
+    if not 1 <= repeat <= MAX_REPEAT:
+        raise InvalidInput(f"repeat must be 1..{MAX_REPEAT}, got {repeat}", repeat=repeat)
+    if not 0 <= pause_ms <= MAX_PAUSE_MS:
+        raise InvalidInput(f"pause_ms must be 0..{MAX_PAUSE_MS}, got {pause_ms}")
+
+
+@dataclass(frozen=True)
+class SpeechSettings:
+    """How one center speaks its calls. ``voice=None`` means the language's default voice.
+
+    Custom sentences: ``templates={**DEFAULT_TEMPLATES, "vi": Templates(call=..., recall=...)}``.
+    """
+
+    language: Language = "vi"
+    voice: str | None = None
+    rate: int = DEFAULT_RATE
+    reading: Reading = "digits"
+    repeat: int = 1
+    pause_ms: int = DEFAULT_PAUSE_MS
+    templates: Mapping[str, Templates] = field(default_factory=lambda: DEFAULT_TEMPLATES)
+    zero_tens: ZeroTensWord = "linh"
+    thousand: ThousandWord = "nghìn"
+
+    def __post_init__(self) -> None:
+        self.text_for("A001", "1")  # refuses a bad language, reading, style word or template
+        voice_id(self.voice_name)
+        _check_numbers(self.rate, self.repeat, self.pause_ms)
+
+    @property
+    def voice_name(self) -> str:
+        return self.voice if self.voice is not None else DEFAULT_VOICE[self.language]
+
+    def text_for(self, number: str, counter: str, *, recall: bool = False) -> str:
+        """The sentence that calls ``number`` to ``counter`` with these settings."""
+        return announcement_text(
+            number, counter, language=self.language, reading=self.reading, recall=recall,
+            templates=self.templates, zero_tens=self.zero_tens, thousand=self.thousand,
+        )  # fmt: skip
+
+
+def repeat_wav(wav: bytes, repeat: int, pause_ms: int) -> bytes:
+    """The audio of ``wav`` said ``repeat`` times with ``pause_ms`` of silence in between."""
+    with wave.open(io.BytesIO(wav), "rb") as reader:
+        params = reader.getparams()
+        frames = reader.readframes(params.nframes)
+    if params.nframes == 0:
+        raise SpeechRenderError("the synthesizer produced no audio")
+    silent_sample = b"\x80" if params.sampwidth == 1 else b"\x00" * params.sampwidth
+    pause_frames = round(params.framerate * pause_ms / 1000)
+    silence = silent_sample * params.nchannels * pause_frames
+    out = io.BytesIO()
+    with wave.open(out, "wb") as writer:
+        writer.setnchannels(params.nchannels)
+        writer.setsampwidth(params.sampwidth)
+        writer.setframerate(params.framerate)
+        writer.writeframes(silence.join([frames] * repeat))
+    return out.getvalue()
+
+
+# libespeak-ng is one synthesizer per process: one engine, one render at a time.
+_ENGINE_LOCK = threading.Lock()
+_engine_holder: list[Any] = []  # keeps pyttsx3's per-process engine alive between renders
+
+
+def render_announcement(
+    text: str, voice: str, rate: int, *, repeat: int = 1, pause_ms: int = DEFAULT_PAUSE_MS
+) -> bytes:
+    """Render ``text`` to WAV bytes with pyttsx3 + espeak-ng, in the calling process. Blocking.
+
+    Meant for a worker process (``SpeechRenderer`` runs it in one); in a web process prefer
+    ``SpeechRenderer.render`` or ``AnnouncementCache.get_or_render``.
+    """
+    clean = _normalized_text(text)
+    espeak_id = voice_id(voice)
+    _check_numbers(rate, repeat, pause_ms)
+    with _ENGINE_LOCK, tempfile.TemporaryDirectory(prefix="qms-speech-") as folder:
+        once = _save_with_pyttsx3(clean, espeak_id, rate, Path(folder) / "speech.wav")
+    return repeat_wav(once, repeat, pause_ms)
+
+
+def _save_with_pyttsx3(text: str, espeak_id: str, rate: int, target: Path) -> bytes:
+    import pyttsx3  # loads libespeak-ng; only the worker process needs it
+
+    if not _engine_holder:
+        _engine_holder.append(pyttsx3.init("espeak"))
+    engine = _engine_holder[0]
+    finished = threading.Event()
+    errors: list[BaseException] = []
+
+    def on_finished(**_: object) -> None:
+        finished.set()
+
+    def on_error(exception: BaseException | None = None, **_: object) -> None:
+        errors.append(exception or RuntimeError("unknown pyttsx3 error"))
+        finished.set()
+
+    tokens = [engine.connect("finished-utterance", on_finished), engine.connect("error", on_error)]
+    try:
+        # The driver prints "Audio saved to …"; a worker's stdout is nobody's business.
+        with contextlib.redirect_stdout(io.StringIO()):
+            engine.setProperty("voice", espeak_id)
+            engine.setProperty("rate", rate)
+            engine.save_to_file(text, str(target))
+            engine.runAndWait()
+            done = finished.wait(RENDER_TIMEOUT_S)
+        selected = engine.getProperty("voice")
+    finally:
+        for token in tokens:
+            engine.disconnect(token)
+    if errors:
+        raise SpeechRenderError(f"pyttsx3 failed with voice {espeak_id}: {errors[0]}")
+    if not done:
+        raise SpeechRenderError(f"pyttsx3 did not finish within {RENDER_TIMEOUT_S:.0f} s")
+    if selected != espeak_id:
+        raise SpeechRenderError(f"espeak-ng voice {espeak_id} is not installed (got {selected})")
+    return target.read_bytes()
+
+
+class Renderer(Protocol):
+    async def render(
+        self, text: str, voice: str, rate: int, *, repeat: int = 1, pause_ms: int = DEFAULT_PAUSE_MS
+    ) -> bytes: ...
+
+
+class SpeechRenderer:
+    """Runs ``render_announcement`` off the event loop, each render in a fresh child process."""
+
+    def __init__(self, *, max_workers: int = 1) -> None:
+        self._max_workers = max_workers
+        self._pool: ProcessPoolExecutor | None = None
+
+    def _executor(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(
+                max_workers=self._max_workers,
+                # spawn, not fork: forking a process with an event loop and threads is unsafe.
+                mp_context=multiprocessing.get_context("spawn"),
+                max_tasks_per_child=1,
+            )
+        return self._pool
+
+    async def render(
+        self, text: str, voice: str, rate: int, *, repeat: int = 1, pause_ms: int = DEFAULT_PAUSE_MS
+    ) -> bytes:
+        clean = _normalized_text(text)
+        voice_id(voice)  # fail here, not in a child process
+        _check_numbers(rate, repeat, pause_ms)
+        job = functools.partial(
+            render_announcement, clean, voice, rate, repeat=repeat, pause_ms=pause_ms
+        )
+        loop = asyncio.get_running_loop()
+        for attempt in (1, 2):
+            pool = self._executor()
+            try:
+                return await loop.run_in_executor(pool, job)
+            except BrokenProcessPool as exc:  # a worker died: retry once in a new pool
+                if self._pool is pool:
+                    self._pool = None
+                pool.shutdown(wait=False, cancel_futures=True)
+                if attempt == 2:
+                    raise SpeechRenderError(f"the speech worker process died: {exc}") from exc
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    async def aclose(self) -> None:
+        await asyncio.to_thread(self.close)
+
+
+class AnnouncementCache:
+    """WAV files under ``folder`` named ``<sha256>.wav``, rendered once per key.
+
+    Concurrent requests for one key share one render; files appear atomically (temp + rename),
+    so a reader never sees half a file. ``renders`` counts the renders this instance started.
+    """
+
+    def __init__(self, folder: Path | str, renderer: Renderer | None = None) -> None:
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        owned: SpeechRenderer | None = None
+        if renderer is None:
+            renderer = owned = SpeechRenderer()
+        self._renderer = renderer
+        self._owned = owned
+        self._inflight: dict[str, asyncio.Task[Path]] = {}
+        self.renders = 0
+
+    @staticmethod
+    def key_for(
+        text: str, voice: str, rate: int, *, repeat: int = 1, pause_ms: int = DEFAULT_PAUSE_MS
+    ) -> str:
+        """The content hash that names the audio of these words in this voice at this rate."""
+        _check_numbers(rate, repeat, pause_ms)
+        spec = {
+            "format": CACHE_FORMAT,
+            "voice": voice_id(voice),
+            "rate": rate,
+            "repeat": repeat,
+            "pause_ms": pause_ms if repeat > 1 else 0,
+            "text": _normalized_text(text),
+        }
+        canonical = json.dumps(spec, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+    def path_for_key(self, key: str) -> Path | None:
+        """The cached file for a key taken from a URL, or None (also for anything not a key)."""
+        if not _KEY.match(key):
+            return None
+        path = self.folder / f"{key}.wav"
+        return path if path.is_file() else None
+
+    async def get_or_render(
+        self, text: str, voice: str, rate: int, *, repeat: int = 1, pause_ms: int = DEFAULT_PAUSE_MS
+    ) -> Path:
+        key = self.key_for(text, voice, rate, repeat=repeat, pause_ms=pause_ms)
+        path = self.folder / f"{key}.wav"
+        if path.is_file():
+            return path
+        task = self._inflight.get(key)
+        if task is None:
+            task = asyncio.create_task(
+                self._render_to(path, text, voice, rate, repeat=repeat, pause_ms=pause_ms)
+            )
+            self._inflight[key] = task
+            task.add_done_callback(functools.partial(self._forget, key))
+        # shield: one impatient caller cancelling must not cancel the render the others await.
+        return await asyncio.shield(task)
+
+    def _forget(self, key: str, task: asyncio.Task[Path]) -> None:
+        self._inflight.pop(key, None)
+        if not task.cancelled():
+            task.exception()  # retrieved here, so a render nobody awaits any more logs nothing
+
+    async def _render_to(
+        self, path: Path, text: str, voice: str, rate: int, *, repeat: int, pause_ms: int
+    ) -> Path:
+        self.renders += 1
+        wav = await self._renderer.render(text, voice, rate, repeat=repeat, pause_ms=pause_ms)
+        await asyncio.to_thread(_write_atomically, path, wav)
+        return path
+
+    async def aclose(self) -> None:
+        """Stop the worker process this cache started (not a renderer it was given)."""
+        if self._owned is not None:
+            await self._owned.aclose()
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp)
+        raise
+
+
+async def announcement_for_call(
+    cache: AnnouncementCache,
+    number: str,
+    counter: str,
+    settings: SpeechSettings | None = None,
+    *,
+    recall: bool = False,
+) -> tuple[str, Path]:
+    """The sentence calling ``number`` to ``counter`` and the WAV that speaks it.
+
+    The HTTP layer serves the file as ``/audio/{path.name}`` with ``AUDIO_CACHE_CONTROL``.
+    """
+    chosen = settings if settings is not None else SpeechSettings()
+    text = chosen.text_for(number, counter, recall=recall)
+    path = await cache.get_or_render(
+        text, chosen.voice_name, chosen.rate, repeat=chosen.repeat, pause_ms=chosen.pause_ms
+    )
+    return text, path

@@ -1,0 +1,12 @@
+-- Cancel a booked or waiting ticket: ARGV[3] ticket id.
+local replayed = begin()
+if replayed then return replayed end
+local t = load_ticket(ARGV[3])
+require_ticket_status(t, 'booked,waiting', 'cancel')
+local now = now_ms()
+if t.status == 'booked' then redis.call('ZREM', K.booked(), t.id) else dequeue(t) end
+t.status, t.ended = 'cancelled', now
+set_ticket(t, 'status', 'cancelled', 'ended', now)
+inc('cancels|' .. t.service)
+local event = emit('cancelled', now, {ticket = ticket_view(t), waiting = waiting_of(t.service)})
+return finish({ticket = ticket_view(t), event = event})

@@ -1,0 +1,148 @@
+"""Calling the engine's scripts: by SHA, with concurrent calls batched into pipelines.
+
+The Python client, not Redis, is the bottleneck of a busy server (../shared/PERFORMANCE.md:
+60–100 µs of client work per call against ~17 µs of Redis work). Calls made in the same turn of
+the event loop are therefore sent as one pipeline: a burst of 50 requests costs one round trip
+and one parse, not fifty. At most ``max_inflight`` pipelines are in flight; calls arriving
+meanwhile wait for the next one, which is what makes batches grow under load.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import NoScriptError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from queue_server.errors import ERRORS_BY_CODE, QmsError, Unavailable
+from queue_server.redis_client import RedisClient
+from queue_server.scripts import Script, all_scripts
+
+Arg = str | int | float | bytes
+_Call = tuple[Script, Sequence[str], Sequence[Arg], asyncio.Future[Any]]
+
+
+def translate_error(error: Exception) -> Exception:
+    """A script's refusal ("QMS <code> <detail>") as the matching QmsError."""
+    if isinstance(error, ResponseError):
+        text = str(error)
+        if text.startswith("QMS "):
+            _, code, detail = (text.split(" ", 2) + [""])[:3]
+            # Redis may append where the error was raised; the sentence ends before that.
+            detail = detail.split(" script: ")[0].strip()
+            return ERRORS_BY_CODE.get(code, QmsError)(detail)
+    if isinstance(error, RedisConnectionError | RedisTimeoutError | OSError):
+        return Unavailable(f"the state store (Redis) cannot be reached: {error}")
+    return error
+
+
+class ScriptRunner:
+    """Runs named scripts on a client; ``batch=False`` sends each call on its own."""
+
+    def __init__(
+        self,
+        client: RedisClient,
+        *,
+        batch: bool = True,
+        max_batch: int = 256,
+        max_inflight: int = 4,
+    ) -> None:
+        self.client = client
+        self.scripts = all_scripts()
+        self.batch = batch
+        self.max_batch = max_batch
+        self.max_inflight = max_inflight
+        self._pending: list[_Call] = []
+        self._inflight = 0
+        self._scheduled = False
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def load(self) -> None:
+        """Load every script into the server's cache (on a cluster: every primary)."""
+        try:
+            for script in self.scripts.values():
+                await self.client.script_load(script.source)
+        except Exception as error:
+            raise translate_error(error) from error
+
+    async def run(self, name: str, keys: Sequence[str], args: Sequence[Arg]) -> Any:
+        script = self.scripts[name]
+        if not self.batch:
+            try:
+                return await self._evalsha(script, keys, args)
+            except Exception as error:
+                raise translate_error(error) from error
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._pending.append((script, keys, args, future))
+        self._schedule()
+        return await future
+
+    async def _evalsha(self, script: Script, keys: Sequence[str], args: Sequence[Arg]) -> Any:
+        try:
+            return await self.client.evalsha(script.sha, len(keys), *keys, *args)
+        except NoScriptError:
+            # A restarted or failed-over server lost its script cache: EVAL loads it again.
+            return await self.client.eval(script.source, len(keys), *keys, *args)
+
+    def _schedule(self) -> None:
+        if self._scheduled or self._inflight >= self.max_inflight or not self._pending:
+            return
+        self._scheduled = True
+        # call_soon, not now: every request that is ready in this loop turn joins the batch.
+        asyncio.get_running_loop().call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._scheduled = False
+        if not self._pending or self._inflight >= self.max_inflight:
+            return
+        batch = self._pending[: self.max_batch]
+        del self._pending[: self.max_batch]
+        self._inflight += 1
+        task = asyncio.get_running_loop().create_task(self._send(batch))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _send(self, batch: list[_Call]) -> None:
+        try:
+            results = await self._execute(batch)
+        except Exception as error:
+            failure = translate_error(error)
+            for *_, future in batch:
+                if not future.done():
+                    future.set_exception(failure)
+        else:
+            for (script, keys, args, future), result in zip(batch, results, strict=True):
+                if isinstance(result, NoScriptError):
+                    try:
+                        result = await self.client.eval(script.source, len(keys), *keys, *args)
+                    except Exception as error:
+                        result = error
+                if future.done():
+                    continue
+                if isinstance(result, Exception):
+                    future.set_exception(translate_error(result))
+                else:
+                    future.set_result(result)
+        finally:
+            self._inflight -= 1
+            self._schedule()
+
+    async def _execute(self, batch: list[_Call]) -> list[Any]:
+        if len(batch) == 1:
+            script, keys, args, _ = batch[0]
+            try:
+                return [await self.client.evalsha(script.sha, len(keys), *keys, *args)]
+            except (ResponseError, NoScriptError) as error:
+                return [error]
+        pipe = self.client.pipeline(transaction=False)
+        for script, keys, args, _ in batch:
+            pipe.evalsha(script.sha, len(keys), *keys, *args)
+        results: list[Any] = await pipe.execute(raise_on_error=False)
+        return results
+
+    async def aclose(self) -> None:
+        for task in list(self._tasks):
+            await asyncio.gather(task, return_exceptions=True)
