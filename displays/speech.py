@@ -5,7 +5,7 @@ Public API (voices are ``north``, ``central``, ``south`` and ``english``)::
     voice_id(voice) -> str                        espeak-ng id, else UnknownVoiceError
     SpeechSettings(language, voice, rate, reading, repeat, pause_ms, templates, ...)  frozen
     render_announcement(text, voice, rate, *, repeat=1, pause_ms=700) -> bytes   blocking
-    SpeechRenderer(max_workers=1).render(...) -> bytes     the same, awaitable, in a child process
+    await SpeechRenderer(max_workers=1).render(...) -> bytes   the same, in a child process
     AnnouncementCache(folder, renderer=None)
         .key_for(text, voice, rate, *, repeat=1, pause_ms=700) -> str      sha256 hex
         await .get_or_render(text, voice, rate, *, repeat=1, pause_ms=700) -> Path  <key>.wav
@@ -17,13 +17,13 @@ espeak-ng voice ids here (pyttsx3 2.99 lists lower-cased identifiers): north ``a
 central ``aav/vi-vn-x-central``, south ``aav/vi-vn-x-south``, english ``gmw/en``.
 
 Rendering: pyttsx3's espeak driver drives its process's single libespeak-ng synthesizer (one
-global callback), blocks, and is not thread-safe. Each render runs in a fresh spawned child
-(``ProcessPoolExecutor(max_workers=1, max_tasks_per_child=1)``): the event loop never waits,
-two renders never share an engine, a crash of the C library cannot take the server down, and
-output is deterministic - libespeak-ng carries state between utterances (a second render of
-one text in one process differs by a few samples), while a fresh process yields exactly the
-samples of ``espeak-ng -w``, so every replica renders the same bytes for a key. The pool keeps
-the next worker warm; a render takes about 0.1 s here. pyttsx3 2.99's ``runAndWait()`` returns
+global callback), blocks, and is not thread-safe. So each render runs in a fresh child process,
+``python -m displays.speech`` (``SpeechRenderer``; the loop only awaits a pipe): two renders
+never share an engine, a hung or crashed synthesizer is killed without harming the server, no
+``__main__`` re-import (multiprocessing spawn) is involved, and output is deterministic -
+libespeak-ng carries state between utterances (a second render of one text in one process
+differs by a few samples) while a fresh process yields exactly the samples of ``espeak-ng -w``,
+so every replica renders the same bytes for a key. pyttsx3 2.99's ``runAndWait()`` returns
 before ``save_to_file`` has written (its queue ends the loop before synthesis starts), so we
 wait for its ``finished-utterance`` notification, sent after the file is closed. ``repeat``
 copies the samples with a silent pause in between. Errors: ``UnknownVoiceError(InvalidInput)``,
@@ -38,16 +38,15 @@ import functools
 import hashlib
 import io
 import json
-import multiprocessing
 import os
 import re
+import sys
 import tempfile
 import threading
 import unicodedata
 import wave
+from asyncio.subprocess import PIPE
 from collections.abc import Mapping
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -239,51 +238,62 @@ class Renderer(Protocol):
 
 
 class SpeechRenderer:
-    """Runs ``render_announcement`` off the event loop, each render in a fresh child process."""
+    """Renders off the event loop: each render is a fresh ``python -m displays.speech`` child
+    (at most ``max_workers`` at once), killed if it outlives ``timeout`` or its caller."""
 
-    def __init__(self, *, max_workers: int = 1) -> None:
-        self._max_workers = max_workers
-        self._pool: ProcessPoolExecutor | None = None
-
-    def _executor(self) -> ProcessPoolExecutor:
-        if self._pool is None:
-            self._pool = ProcessPoolExecutor(
-                max_workers=self._max_workers,
-                # spawn, not fork: forking a process with an event loop and threads is unsafe.
-                mp_context=multiprocessing.get_context("spawn"),
-                max_tasks_per_child=1,
-            )
-        return self._pool
+    def __init__(self, *, max_workers: int = 1, timeout: float = RENDER_TIMEOUT_S) -> None:
+        self._slots = asyncio.Semaphore(max_workers)
+        self._timeout = timeout
 
     async def render(
         self, text: str, voice: str, rate: int, *, repeat: int = 1, pause_ms: int = DEFAULT_PAUSE_MS
     ) -> bytes:
-        clean = _normalized_text(text)
-        voice_id(voice)  # fail here, not in a child process
+        voice_id(voice)  # refuse here rather than in a child process
         _check_numbers(rate, repeat, pause_ms)
-        job = functools.partial(
-            render_announcement, clean, voice, rate, repeat=repeat, pause_ms=pause_ms
-        )
-        loop = asyncio.get_running_loop()
-        for attempt in (1, 2):
-            pool = self._executor()
+        request = {"text": _normalized_text(text), "voice": voice, "rate": rate}
+        request |= {"repeat": repeat, "pause_ms": pause_ms}
+        async with self._slots:
+            child = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "displays.speech", env=_worker_env(),
+                stdin=PIPE, stdout=PIPE, stderr=PIPE,
+            )  # fmt: skip
             try:
-                return await loop.run_in_executor(pool, job)
-            except BrokenProcessPool as exc:  # a worker died: retry once in a new pool
-                if self._pool is pool:
-                    self._pool = None
-                pool.shutdown(wait=False, cancel_futures=True)
-                if attempt == 2:
-                    raise SpeechRenderError(f"the speech worker process died: {exc}") from exc
-        raise AssertionError("unreachable")
+                wav, err = await asyncio.wait_for(
+                    child.communicate(json.dumps(request).encode()), self._timeout
+                )
+            except BaseException as exc:  # timed out or cancelled: no orphan synthesizer
+                with contextlib.suppress(ProcessLookupError):
+                    child.kill()
+                await child.wait()
+                if isinstance(exc, TimeoutError):
+                    raise SpeechRenderError(f"no audio within {self._timeout} s") from None
+                raise
+        if child.returncode != 0:
+            detail = err.decode("utf-8", "replace").strip()[-500:]
+            raise SpeechRenderError(f"the speech worker failed ({child.returncode}): {detail}")
+        return wav
 
-    def close(self) -> None:
-        pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
 
-    async def aclose(self) -> None:
-        await asyncio.to_thread(self.close)
+def _worker_env() -> dict[str, str]:
+    """The environment of a worker: ours, with the folder holding ``displays`` importable."""
+    env = dict(os.environ)
+    root = str(Path(__file__).resolve().parents[1])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+    return env
+
+
+def _worker_main() -> int:
+    """``python -m displays.speech``: a JSON request on stdin, the WAV bytes on stdout."""
+    result = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # stray output (pyttsx3 prints) goes to stderr, never into the audio
+    try:
+        wav = render_announcement(**json.loads(sys.stdin.buffer.read()))
+    except Exception as exc:
+        print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    with result:
+        result.write(wav)
+    return 0
 
 
 class AnnouncementCache:
@@ -296,11 +306,7 @@ class AnnouncementCache:
     def __init__(self, folder: Path | str, renderer: Renderer | None = None) -> None:
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
-        owned: SpeechRenderer | None = None
-        if renderer is None:
-            renderer = owned = SpeechRenderer()
-        self._renderer = renderer
-        self._owned = owned
+        self._renderer: Renderer = renderer if renderer is not None else SpeechRenderer()
         self._inflight: dict[str, asyncio.Task[Path]] = {}
         self.renders = 0
 
@@ -358,11 +364,6 @@ class AnnouncementCache:
         await asyncio.to_thread(_write_atomically, path, wav)
         return path
 
-    async def aclose(self) -> None:
-        """Stop the worker process this cache started (not a renderer it was given)."""
-        if self._owned is not None:
-            await self._owned.aclose()
-
 
 def _write_atomically(path: Path, data: bytes) -> None:
     fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".part")
@@ -396,3 +397,7 @@ async def announcement_for_call(
         text, chosen.voice_name, chosen.rate, repeat=chosen.repeat, pause_ms=chosen.pause_ms
     )
     return text, path
+
+
+if __name__ == "__main__":
+    raise SystemExit(_worker_main())

@@ -26,7 +26,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
-__all__ = ["EmbeddedRedis", "EmbeddedServerError", "find_server_binary", "free_port"]
+__all__ = [
+    "HOST",
+    "EmbeddedRedis",
+    "EmbeddedServerError",
+    "find_server_binary",
+    "free_port",
+    "send_command",
+]
 
 HOST = "127.0.0.1"
 LOG_NAME = "server.log"

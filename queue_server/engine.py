@@ -79,33 +79,37 @@ class Engine:
 
     async def sync_province(self) -> None:
         """Write every center's configuration for the scripts; live counter state is kept."""
-        policy = self.province.policy
         for center in self.province.centers:
-            config = {
-                "name": center.display_name,
-                "max_in_row": policy.priority_max_in_row,
-                "window_ms": policy.appointment_window_s * 1000,
-                "max_recalls": policy.max_recalls,
-                "maxlen": policy.stream_max_events,
-                "recent_n": policy.recent_calls,
-                "idem_ttl": policy.idempotency_s,
-                "target_s": center.wait_target_s,
-                "prios": [p.id for p in self.province.priorities],
-                "reasons": [r.id for r in self.province.pause_reasons],
-                "services": [
-                    {"id": s.id, "prefix": s.prefix, "typical_s": s.typical_s}
-                    for s in self.province.services
-                ],
-                "counters": [
-                    {"id": c.id, "name": c.name, "services": list(c.services)}
-                    for c in center.counters
-                ],
-            }
-            await self.runner.run(
-                "sync_center",
-                [keys.center_meta_key(center.id)],
-                ["", "", json.dumps(config, ensure_ascii=False)],
-            )
+            await self.sync_center(center)
+
+    async def sync_center(self, center: Center) -> None:
+        """Write one center's configuration (services, counters, policy) for the scripts."""
+        policy = self.province.policy
+        config = {
+            "name": center.display_name,
+            "max_in_row": policy.priority_max_in_row,
+            "window_ms": policy.appointment_window_s * 1000,
+            "max_recalls": policy.max_recalls,
+            "maxlen": policy.stream_max_events,
+            "recent_n": policy.recent_calls,
+            "idem_ttl": policy.idempotency_s,
+            "target_s": center.wait_target_s,
+            "prios": [p.id for p in self.province.priorities],
+            "reasons": [r.id for r in self.province.pause_reasons],
+            "services": [
+                {"id": s.id, "prefix": s.prefix, "typical_s": s.typical_s}
+                for s in self.province.services
+            ],
+            "counters": [
+                {"id": c.id, "name": c.name, "services": list(c.services)}
+                for c in center.counters
+            ],
+        }
+        await self.runner.run(
+            "sync_center",
+            [keys.center_meta_key(center.id)],
+            ["", "", json.dumps(config, ensure_ascii=False)],
+        )
 
     # ------------------------------------------------------------------ tickets
 

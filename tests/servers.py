@@ -137,12 +137,15 @@ class RedisClusterProcesses(_Group):
     def _start_cluster(self) -> None:
         total = self.masters * (1 + self.replicas)
         for index in range(total):
-            # An explicit bus port: the default PORT+10000 may be taken or exceed 65535.
+            # An explicit bus port: the default PORT+10000 may be taken or exceed 65535. No
+            # diskless-sync delay: Redis 7 would hold a replica's first sync for 5 s.
             extra = [
                 "--cluster-enabled", "yes",
                 "--cluster-config-file", "nodes.conf",
                 "--cluster-node-timeout", "2000",
                 "--cluster-port", str(free_port()),
+                "--repl-diskless-sync-delay", "0",
+                "--repl-ping-replica-period", "1",
             ]  # fmt: skip
             node = EmbeddedRedis(self.tmp / f"node{index}", appendonly=False, extra_args=extra)
             self._start(node)
@@ -162,10 +165,11 @@ class RedisClusterProcesses(_Group):
             and int(info["cluster_known_nodes"]) == len(self.servers)
         ):
             return False
-        # Replica roles spread by gossip after the slots do; clients must see them too.
-        nodes = str(_call(port, "CLUSTER", "NODES")).splitlines()
-        flags = [line.split()[2].split(",") for line in nodes if line.strip()]
-        return sum("slave" in f for f in flags) == self.masters * self.replicas
+        # Replica roles spread by gossip after the slots do, and CLUSTER SLOTS (what clients
+        # read) lists a replica only once its replication offset is non-zero, which on an idle
+        # master takes one replica ping (hence repl-ping-replica-period 1, not 10 s).
+        ranges = _call(port, "CLUSTER", "SLOTS")
+        return sum(len(entry) - 2 for entry in ranges) == self.masters * (1 + self.replicas)
 
     def _create_with_cli(self) -> None:
         cli = shutil.which("redis-cli") or "redis-cli"
@@ -273,7 +277,7 @@ class RedisSentinelProcesses(_Group):
         return self
 
     def _start_sentinel(self) -> None:
-        # Redis 7 waits 5 s for more replicas before a diskless full sync; one is enough here.
+        # Redis 7 waits 5 s for more replicas before a diskless first sync; one is enough here.
         no_delay = ["--repl-diskless-sync-delay", "0"]
         self.master = self._start(
             EmbeddedRedis(self.tmp / "master", appendonly=False, extra_args=no_delay)

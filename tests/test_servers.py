@@ -92,6 +92,19 @@ def test_failed_start_reports_the_log(tmp_path: Path) -> None:
     assert not server.running
 
 
+def test_start_timeout_names_the_wait_and_shows_the_log(tmp_path: Path) -> None:
+    # A process that runs but never speaks RESP: the only way to reach the PING timeout.
+    mute = tmp_path / "mute-server"
+    mute.write_text("#!/bin/sh\necho 'listening nowhere'\nexec /bin/sleep 60\n")
+    mute.chmod(0o755)
+    server = EmbeddedRedis(tmp_path / "data", binary=str(mute))
+    with pytest.raises(EmbeddedServerError) as caught:
+        server.start(timeout=0.5)
+    assert "did not answer PING within 0.5s" in str(caught.value)
+    assert "listening nowhere" in str(caught.value)
+    assert not server.running
+
+
 def test_find_server_binary_prefers_path() -> None:
     found = find_server_binary()
     if shutil.which("redis-server") or shutil.which("valkey-server"):
@@ -161,6 +174,19 @@ def test_cluster_accepts_writes_in_every_slot_range(tmp_path: Path, use_cli: boo
                 "{c:7}:b",
             )
             assert total == 5
+        finally:
+            client.close()
+
+
+@pytest.mark.cluster
+def test_cluster_with_replicas_gives_every_master_one(tmp_path: Path) -> None:
+    with RedisClusterProcesses(tmp_path, replicas=1) as cluster:
+        client = RedisCluster.from_url(cluster.url)
+        try:
+            assert len(client.get_primaries()) == 3
+            assert len(client.get_replicas()) == 3
+            client.set("{c:1}:k", "v")
+            assert client.get("{c:1}:k") == b"v"
         finally:
             client.close()
 

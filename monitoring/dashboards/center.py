@@ -78,7 +78,7 @@ def _times() -> list[Panel]:
     return [
         Panel(
             "timeseries",
-            "Thời gian chờ p50 / p90 / Wait p50 / p90",
+            "Thời gian chờ p50, p90 / Wait p50, p90",
             (
                 Query(quantile(0.5, "qms_wait_seconds", _PER_SERVICE, "", TREND, CENTER), "p50"),
                 Query(quantile(0.9, "qms_wait_seconds", _PER_SERVICE, "", TREND, CENTER), "p90"),
@@ -110,7 +110,7 @@ def _times() -> list[Panel]:
         ),
         Panel(
             "timeseries",
-            "Thời gian phục vụ p50 / p90 / Service time p50 / p90",
+            "Thời gian phục vụ p50, p90 / Service time p50, p90",
             (
                 Query(quantile(0.5, "qms_service_seconds", _PER_SERVICE, "", TREND, CENTER), "p50"),
                 Query(quantile(0.9, "qms_service_seconds", _PER_SERVICE, "", TREND, CENTER), "p90"),
@@ -141,7 +141,9 @@ def _times() -> list[Panel]:
 
 
 def _counters() -> list[Panel]:
-    issued = increase("qms_tickets_issued_total", "center, service, channel, priority", "1h", CENTER)
+    issued = increase(
+        "qms_tickets_issued_total", "center, service, channel, priority", "1h", CENTER
+    )
     return [
         Panel(
             "timeseries",
@@ -170,7 +172,7 @@ def _counters() -> list[Panel]:
         ),
         Panel(
             "timeseries",
-            "Vé cấp và đã phục vụ mỗi giờ / Tickets issued and served per hour",
+            "Lượt vé mỗi giờ / Ticket events per hour",
             (
                 Query(total(issued), "Cấp / Issued"),
                 Query(
@@ -180,6 +182,14 @@ def _counters() -> list[Panel]:
                 Query(
                     total(increase("qms_no_shows_total", _PER_SERVICE, "1h", CENTER)),
                     "Vắng mặt / No-show",
+                ),
+                Query(
+                    total(increase("qms_recalls_total", _PER_SERVICE, "1h", CENTER)),
+                    "Gọi lại / Recalls",
+                ),
+                Query(
+                    total(increase("qms_transfers_total", _PER_SERVICE, "1h", CENTER)),
+                    "Chuyển đi / Transferred out",
                 ),
             ),
             width=24,

@@ -56,7 +56,12 @@ def _stat(
     title: str, expr: str, unit: str, thresholds: tuple[tuple[str, float | None], ...]
 ) -> Panel:
     return Panel(
-        "stat", title, (Query(expr, instant=True),), unit=unit, width=4, height=4,
+        "stat",
+        title,
+        (Query(expr, instant=True),),
+        unit=unit,
+        width=4,
+        height=4,
         thresholds=thresholds,
     )
 
@@ -82,7 +87,7 @@ def _waits() -> list[Panel]:
     return [
         Panel(
             "timeseries",
-            "Thời gian chờ p50 / p90 / p95 so với mục tiêu / Wait p50 / p90 / p95 vs target",
+            "Thời gian chờ p50, p90, p95 so với mục tiêu / Wait p50, p90, p95 vs target",
             (
                 Query(_wait(0.5, "", TREND), "p50"),
                 Query(_wait(0.9, "", TREND), "p90"),
@@ -126,8 +131,10 @@ def _waits() -> list[Panel]:
             "Phân bố mức hài lòng / Satisfaction distribution",
             (
                 Query(
-                    total(increase("qms_ratings_total", f"{_PER_SERVICE}, level", RANGE, CENTER),
-                          "level"),
+                    total(
+                        increase("qms_ratings_total", f"{_PER_SERVICE}, level", RANGE, CENTER),
+                        "level",
+                    ),
                     "Mức {{level}} / Level {{level}}",
                     instant=True,
                 ),
@@ -157,9 +164,7 @@ def _rates() -> list[Panel]:
             "bargauge",
             "Tỷ lệ vắng mặt theo trung tâm / No-show rate per center",
             (Query(_no_show_rate("center"), "{{center}}", instant=True),),
-            description=(
-                "Vé vắng mặt chia vé đã được gọi. / No-shows divided by tickets called."
-            ),
+            description=("Vé vắng mặt chia vé đã được gọi. / No-shows divided by tickets called."),
             unit="percentunit",
             width=12,
             height=16,
@@ -208,8 +213,7 @@ def _table() -> Panel:
         description="Trong khoảng thời gian đã chọn. / Over the selected time range.",
         width=24,
         height=14,
-        renames=(("center", "Trung tâm / Center"),)
-        + tuple((value, name) for value, name, _ in _COLUMNS),
+        renames=(("center", "Trung tâm / Center"), *((v, name) for v, name, _ in _COLUMNS)),
         column_units=tuple((name, unit) for _, name, unit in _COLUMNS),
     )
 

@@ -58,8 +58,11 @@ def _summary() -> Panel:
         ),
         width=24,
         height=10,
-        renames=(("center", "Trung tâm / Center"), ("staff", "Cán bộ / Staff"))
-        + tuple((value, name) for value, name, _ in _COLUMNS),
+        renames=(
+            ("center", "Trung tâm / Center"),
+            ("staff", "Cán bộ / Staff"),
+            *((value, name) for value, name, _ in _COLUMNS),
+        ),
         column_units=tuple((name, unit) for _, name, unit in _COLUMNS),
     )
 

@@ -1,0 +1,90 @@
+"""Shared fixtures: real Redis servers on free loopback ports, started once per session.
+
+A standalone server serves most tests and is flushed before each; a 3-master Redis Cluster
+is started on demand (the ``cluster_url`` fixture) for the tests that must also pass there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from queue_server.engine import Engine
+from queue_server.keys import clock_key
+from queue_server.province import Province, load_province
+from queue_server.redis_client import RedisClient, connect, is_cluster
+from queue_server.script_runner import ScriptRunner
+from tests.servers import RedisClusterProcesses, start_standalone
+
+
+@pytest.fixture(scope="session")
+def province() -> Province:
+    return load_province()
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    server = start_standalone(tmp_path_factory.mktemp("redis"))
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    cluster = RedisClusterProcesses(tmp_path_factory.mktemp("cluster")).start()
+    yield "redis+cluster://" + cluster.url.removeprefix("redis://")
+    cluster.stop()
+
+
+async def make_engine(url: str, province: Province, *, batch: bool = True) -> Engine:
+    client = connect(url)
+    if is_cluster(client):
+        await client.flushall(target_nodes=client.get_primaries())
+    else:
+        await client.flushall()
+    runner = ScriptRunner(client, batch=batch)
+    await runner.load()
+    engine = Engine(runner, province)
+    await engine.sync_province()
+    return engine
+
+
+async def close_engine(engine: Engine) -> None:
+    await engine.runner.aclose()
+    await engine.runner.client.aclose()
+
+
+@pytest.fixture
+async def engine(redis_url: str, province: Province) -> AsyncIterator[Engine]:
+    engine = await make_engine(redis_url, province)
+    yield engine
+    await close_engine(engine)
+
+
+@pytest.fixture(params=["standalone", "cluster"])
+async def any_engine(
+    request: pytest.FixtureRequest, province: Province
+) -> AsyncIterator[Engine]:
+    """The engine on a single node and on a 3-master cluster: same tests, same results."""
+    url = request.getfixturevalue("redis_url" if request.param == "standalone" else "cluster_url")
+    engine = await make_engine(url, province)
+    yield engine
+    await close_engine(engine)
+
+
+async def shift_clock(client: RedisClient, center_id: str, offset_ms: int) -> None:
+    """Move one center's clock (the scripts add this offset to Redis TIME): tests only."""
+    await client.set(clock_key(center_id), offset_ms)
+
+
+def artifacts_dir() -> Path:
+    path = Path(__file__).resolve().parent.parent / "test-artifacts"
+    path.mkdir(exist_ok=True)
+    return path
+
+
+def flat_pairs(flat: list[Any]) -> dict[str, str]:
+    return {flat[i]: flat[i + 1] for i in range(0, len(flat), 2)}
