@@ -194,19 +194,30 @@ def render_announcement(
 
 
 def _save_with_pyttsx3(text: str, espeak_id: str, rate: int, target: Path) -> bytes:
+    # pyttsx3 2.99 + libespeak-ng in AUDIO_OUTPUT_RETRIEVAL mode: a rate change is queued for
+    # libespeak-ng's own thread, and runAndWait() first runs stop(), whose espeak_Cancel()
+    # discards whatever is still queued - about one render in a hundred came out at the
+    # driver's default 200 wpm. So properties are applied outside the run loop and we wait
+    # (espeak_Synchronize) until libespeak-ng has taken them before running it.
     import pyttsx3  # loads libespeak-ng; only the worker process needs it
+    from pyttsx3.drivers import _espeak
 
     if not _engine_holder:
-        _engine_holder.append(pyttsx3.init("espeak"))
+        engine = pyttsx3.init("espeak")
+        _espeak.Synchronize()  # the driver's start-up settings are applied ...
+        engine.runAndWait()  # ... and an empty run leaves pyttsx3 idle: properties apply at once
+        _engine_holder.append(engine)
     engine = _engine_holder[0]
     finished = threading.Event()
-    errors: list[BaseException] = []
+    failures: list[str] = []
 
-    def on_finished(**_: object) -> None:
+    def on_finished(completed: bool = True, **_: object) -> None:
+        if not completed:
+            failures.append("the utterance was cancelled")
         finished.set()
 
     def on_error(exception: BaseException | None = None, **_: object) -> None:
-        errors.append(exception or RuntimeError("unknown pyttsx3 error"))
+        failures.append(f"pyttsx3 error: {exception}")
         finished.set()
 
     tokens = [engine.connect("finished-utterance", on_finished), engine.connect("error", on_error)]
@@ -215,19 +226,19 @@ def _save_with_pyttsx3(text: str, espeak_id: str, rate: int, target: Path) -> by
         with contextlib.redirect_stdout(io.StringIO()):
             engine.setProperty("voice", espeak_id)
             engine.setProperty("rate", rate)
+            _espeak.Synchronize()
+            applied = (engine.getProperty("voice"), engine.getProperty("rate"))
             engine.save_to_file(text, str(target))
             engine.runAndWait()
-            done = finished.wait(RENDER_TIMEOUT_S)
-        selected = engine.getProperty("voice")
+            if not finished.wait(RENDER_TIMEOUT_S):
+                failures.append(f"no audio within {RENDER_TIMEOUT_S:.0f} s")
     finally:
         for token in tokens:
             engine.disconnect(token)
-    if errors:
-        raise SpeechRenderError(f"pyttsx3 failed with voice {espeak_id}: {errors[0]}")
-    if not done:
-        raise SpeechRenderError(f"pyttsx3 did not finish within {RENDER_TIMEOUT_S:.0f} s")
-    if selected != espeak_id:
-        raise SpeechRenderError(f"espeak-ng voice {espeak_id} is not installed (got {selected})")
+    if applied != (espeak_id, rate):
+        failures.append(f"asked for voice {espeak_id} at {rate} wpm, libespeak-ng has {applied}")
+    if failures or not target.is_file():
+        raise SpeechRenderError("; ".join(failures) or "pyttsx3 wrote no file")
     return target.read_bytes()
 
 

@@ -144,16 +144,21 @@ class Engine:
     async def check_in(self, ticket_id: str, *, idempotency_key: str | None = None) -> Outcome:
         return await self._ticket_action("check_in", ticket_id, idempotency_key)
 
-    async def cancel(self, ticket_id: str, *, idempotency_key: str | None = None) -> Outcome:
-        return await self._ticket_action("cancel", ticket_id, idempotency_key)
+    async def cancel(self, ticket_id: str, *, token_hash: str = "",
+                     idempotency_key: str | None = None) -> Outcome:
+        """Cancel; with ``token_hash`` the script checks the citizen's secret atomically."""
+        return await self._ticket_action("cancel", ticket_id, idempotency_key,
+                                         _text("token hash", token_hash))
 
     async def rate(
-        self, ticket_id: str, level: int, *, idempotency_key: str | None = None
+        self, ticket_id: str, level: int, *, token_hash: str = "",
+        idempotency_key: str | None = None,
     ) -> Outcome:
         if not isinstance(level, int) or isinstance(level, bool) or not 1 <= level <= 5:
             raise InvalidInput(f"rating must be a whole number from 1 to 5, got {level!r}",
                                field="level")
-        return await self._ticket_action("rate", ticket_id, idempotency_key, level)
+        return await self._ticket_action("rate", ticket_id, idempotency_key, level,
+                                         _text("token hash", token_hash))
 
     async def _ticket_action(
         self, name: str, ticket_id: str, idempotency_key: str | None, *args: Arg
@@ -262,7 +267,7 @@ class Engine:
         if ahead is not None:
             mean = mean_service_seconds(load["svc_ms"], load["svc_n"], load["typical_s"])
             eta = estimate_wait_seconds(ahead, load["active"], mean)
-        return TicketState(ticket, ahead, eta, load["active"], raw["now"])
+        return TicketState(ticket, ahead, eta, load["active"], raw["now"], raw.get("th") or "")
 
     async def snapshot(
         self, center_id: str, *, tickets_per_queue: int = 0, metrics: bool = False,

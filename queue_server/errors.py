@@ -5,6 +5,9 @@
     QmsError
     ├── ConfigError            the province configuration is malformed (names file and key)
     ├── InvalidInput           an argument has the wrong type or value (names it, says what was expected)
+    ├── Unauthenticated        no valid token (401)
+    ├── Forbidden              a valid token without the right role or center (403)
+    ├── RateLimited            too many requests in a window (429, with retry_after)
     ├── NotFound
     │   ├── UnknownCenter
     │   ├── UnknownService
@@ -45,6 +48,25 @@ class ConfigError(QmsError):
 class InvalidInput(QmsError, ValueError):
     code = "invalid-input"
     status = 422
+
+
+class Unauthenticated(QmsError):
+    code = "unauthenticated"
+    status = 401
+
+
+class Forbidden(QmsError):
+    code = "forbidden"
+    status = 403
+
+
+class RateLimited(QmsError):
+    code = "rate-limited"
+    status = 429
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message, retry_after=retry_after)
+        self.retry_after = retry_after
 
 
 class NotFound(QmsError, LookupError):
@@ -103,5 +125,6 @@ ERRORS_BY_CODE: dict[str, type[QmsError]] = {
         IllegalTransition,
         CounterStateError,
         IdempotencyMismatch,
+        Forbidden,
     )
 }

@@ -131,3 +131,4 @@ class TicketState:
     estimated_wait_s: int | None
     active_counters: int
     now: int
+    token_hash: str = ""  # compared by the API with the caller's secret; never sent out

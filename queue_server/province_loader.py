@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import csv
+import math
 import re
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -28,6 +29,7 @@ INTERVAL_PATTERN = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
 CENTER_TYPES = ("ward", "commune", "special_zone")
 VOICES = ("north", "central", "south")
 V = TypeVar("V")
+N = TypeVar("N", int, float)
 
 
 class _Reader:
@@ -49,7 +51,7 @@ class _Reader:
         value = self.table[key]
         if kind is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
-        if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+        if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
             raise self.fail(key, expected, value)
         return value
 
@@ -89,6 +91,10 @@ def read_province(source: Path) -> Province:
         raise ConfigError(f"{source}: province file not found", key="") from None
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{source}: not valid TOML: {error}", key="") from None
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"{source}: expected UTF-8 text: {error}", key="") from None
+    except OSError as error:
+        raise ConfigError(f"{source}: cannot read the province file: {error}", key="") from None
     root = _Reader(source, data)
     head = root.sub("province")
     services = tuple(_service(r) for r in root.items("service"))
@@ -101,11 +107,13 @@ def read_province(source: Path) -> Province:
     _unique(root, "pause_reason", [p.id for p in reasons], "id")
     policy = _policy(root.sub("policy"))
     templates = _counter_templates(root.sub("counters"), service_ids)
-    overrides = {r.text("code"): r for r in root.items("center_override")} if (
-        "center_override" in data
-    ) else {}
+    overrides = _overrides(root) if "center_override" in data else {}
     csv_path = source.parent / head.text("centers_csv")
     centers = _centers(csv_path, templates, policy, overrides, service_ids)
+    codes = {c.id for c in centers}
+    for code, override in overrides.items():
+        if code not in codes:
+            raise override.fail("code", f"the code of a center in {csv_path.name}", code)
     return Province(
         id=head.text("id", ID_PATTERN, "an id of a-z, 0-9 and _"),
         name=head.text("name"),
@@ -121,13 +129,27 @@ def read_province(source: Path) -> Province:
 
 
 def _unique(reader: _Reader, key: str, values: list[str], what: str) -> None:
-    seen: set[str] = set()
-    for value in values:
+    seen: dict[str, int] = {}
+    for index, value in enumerate(values):
         if value in seen:
-            raise reader.fail(key, f"a unique {what} in each entry", value)
-        seen.add(value)
+            raise reader.fail(
+                f"{key}[{index}].{what}",
+                f"a unique {what} (already used by {key}[{seen[value]}])",
+                value,
+            )
+        seen[value] = index
     if not values:
         raise reader.fail(key, "at least one entry")
+
+
+def _overrides(root: _Reader) -> dict[str, _Reader]:
+    overrides: dict[str, _Reader] = {}
+    for reader in root.items("center_override"):
+        code = reader.text("code", CENTER_ID_PATTERN, "a center code of 1-16 letters or digits")
+        if code in overrides:
+            raise reader.fail("code", "each center overridden once", code)
+        overrides[code] = reader
+    return overrides
 
 
 def _named(reader: _Reader) -> Named:
@@ -183,12 +205,14 @@ def _counter_list(
     reader: _Reader, key: str, service_ids: set[str]
 ) -> tuple[Counter, ...]:
     rows = reader.get(key, list, "a list of counters, each a list of service ids")
+    if not rows:
+        raise reader.fail(key, "at least one counter", rows)
     counters = []
     for index, services in enumerate(rows):
         if not isinstance(services, list) or not services:
             raise reader.fail(f"{key}[{index}]", "a non-empty list of service ids", services)
         for service in services:
-            if service not in service_ids:
+            if not isinstance(service, str) or service not in service_ids:
                 raise reader.fail(
                     f"{key}[{index}]", f"service ids among {sorted(service_ids)}", service
                 )
@@ -210,39 +234,66 @@ def _centers(
     service_ids: set[str],
 ) -> tuple[Center, ...]:
     try:
-        handle = csv_path.open(encoding="utf-8", newline="")
+        # utf-8-sig: a CSV saved by a spreadsheet often starts with a byte-order mark.
+        with csv_path.open(encoding="utf-8-sig", newline="") as handle:
+            return _center_rows(csv_path, handle, templates, policy, overrides, service_ids)
     except FileNotFoundError:
-        raise ConfigError(f"{csv_path}: centers CSV not found", key="province.centers_csv") from None
+        raise ConfigError(f"{csv_path}: centers CSV not found",
+                          key="province.centers_csv") from None
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"{csv_path}: expected UTF-8 text: {error}", key="") from None
+    except csv.Error as error:
+        raise ConfigError(f"{csv_path}: not a readable CSV: {error}", key="") from None
+    except OSError as error:
+        raise ConfigError(f"{csv_path}: cannot read the centers CSV: {error}",
+                          key="province.centers_csv") from None
+
+
+def _center_rows(
+    csv_path: Path,
+    handle: Iterable[str],
+    templates: dict[str, tuple[Counter, ...]],
+    policy: Policy,
+    overrides: dict[str, _Reader],
+    service_ids: set[str],
+) -> tuple[Center, ...]:
     centers: list[Center] = []
-    with handle:
-        rows = csv.DictReader(handle)
-        missing = {"code", "name", "type"} - set(rows.fieldnames or [])
-        if missing:
-            raise ConfigError(f"{csv_path}: line 1: missing columns {sorted(missing)}", key="")
-        for row in rows:
-            centers.append(_center(csv_path, rows.line_num, row, templates, policy, overrides,
-                                   service_ids))
-    seen: set[str] = set()
-    for center in centers:
-        if center.id in seen:
-            raise ConfigError(f"{csv_path}: center code {center.id!r} appears twice", key="code")
-        seen.add(center.id)
+    lines: dict[str, int] = {}
+    rows = csv.DictReader(handle)
+    missing = {"code", "name", "type"} - set(rows.fieldnames or [])
+    if missing:
+        raise ConfigError(f"{csv_path}: line 1: missing columns {sorted(missing)}", key="")
+    for row in rows:
+        center = _center(csv_path, rows.line_num, row, templates, policy, overrides, service_ids)
+        if center.id in lines:
+            raise ConfigError(
+                f"{csv_path}: line {rows.line_num}: column 'code': expected a unique code, "
+                f"got {center.id!r} (already on line {lines[center.id]})",
+                key="code",
+            )
+        lines[center.id] = rows.line_num
+        centers.append(center)
     if not centers:
         raise ConfigError(f"{csv_path}: no centers", key="")
     return tuple(centers)
 
 
-def _optional(text: str | None, parse: Callable[[str], V], csv_path: Path, line: int,
-              column: str) -> V | None:
+def _optional(text: str | None, parse: Callable[[str], N], csv_path: Path, line: int,
+              column: str) -> N | None:
+    """An optional, non-negative, finite number from a CSV cell (an empty cell is None)."""
     if text is None or not text.strip():
         return None
     try:
-        return parse(text.strip())
+        value: N | None = parse(text.strip())
     except ValueError:
+        value = None
+    if value is None or not math.isfinite(value) or value < 0:
         raise ConfigError(
-            f"{csv_path}: line {line}: column {column!r}: expected a number, got {text!r}",
+            f"{csv_path}: line {line}: column {column!r}: expected a number ≥ 0 or an empty "
+            f"cell, got {text!r}",
             key=column,
-        ) from None
+        )
+    return value
 
 
 def _center(
@@ -261,6 +312,10 @@ def _center(
     if kind not in CENTER_TYPES:
         raise ConfigError(f"{csv_path}: line {line}: column 'type': expected one of "
                           f"{list(CENTER_TYPES)}, got {kind!r}", key="type")
+    name = (row.get("name") or "").strip()
+    if not name:
+        raise ConfigError(f"{csv_path}: line {line}: column 'name': expected the unit's name, "
+                          "got an empty cell", key="name")
     counters, target, voice = templates[kind], policy.wait_target_s, "north"
     override = overrides.get(code)
     if override is not None:
@@ -274,7 +329,7 @@ def _center(
                 raise override.fail("voice", f"one of {list(VOICES)}", voice)
     return Center(
         id=code,
-        name=(row.get("name") or "").strip(),
+        name=name,
         type=kind,
         area_km2=_optional(row.get("area_km2"), float, csv_path, line, "area_km2"),
         population=_optional(row.get("population"), int, csv_path, line, "population"),

@@ -16,8 +16,8 @@ from queue_server.keys import CENTER_KEYS, lua_key_functions
 from queue_server.metric_layout import lua_bucket_tables
 
 LUA_DIR = Path(__file__).parent / "lua"
-# Scripts measured as a ceiling must not carry the prelude's work.
-BARE_SCRIPTS = frozenset({"noop"})
+# Scripts that are not about one center (and the benchmark ceiling) carry no prelude.
+BARE_SCRIPTS = frozenset({"noop", "rate_limit", "record_put"})
 META_SUFFIX = CENTER_KEYS["meta"][0]
 
 

@@ -99,6 +99,13 @@ local function load_ticket(id)
   return t
 end
 
+-- A citizen acts on a ticket only with its secret: the stored hash must match.
+local function require_token(t, token_hash)
+  if token_hash ~= '' and token_hash ~= t.th then
+    fail('forbidden', 'the ticket token does not match ticket ' .. t.number)
+  end
+end
+
 local function load_counter(id)
   if not in_list(META.counters, id) then
     fail('unknown-counter', 'unknown counter ' .. id .. ' at center ' .. CENTER)

@@ -1,7 +1,9 @@
--- The citizen rates a completed service: ARGV[3] ticket id, [4] level 1..5. Once per ticket.
+-- The citizen rates a completed service: ARGV[3] ticket id, [4] level 1..5, [5] the citizen's
+-- token hash ('' for a counter's rating tablet). Once per ticket.
 local replayed = begin()
 if replayed then return replayed end
 local t = load_ticket(ARGV[3])
+require_token(t, ARGV[5])
 local level = tonumber(ARGV[4])
 if level == nil or level < 1 or level > 5 or level ~= math.floor(level) then
   fail('invalid-input', 'rating must be a whole number from 1 to 5, got ' .. ARGV[4])

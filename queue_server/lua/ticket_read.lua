@@ -4,7 +4,8 @@
 load_meta()
 local t = load_ticket(ARGV[3])
 local now = now_ms()
-local out = {ticket = ticket_view(t), now = now, load = service_load(t.service, t.tc, now)}
+local out = {ticket = ticket_view(t), now = now, load = service_load(t.service, t.tc, now),
+  th = t.th}
 if t.status == 'waiting' then
   local key, score = queue_for(t)
   local service, before = t.service, '(' .. score

@@ -1,0 +1,130 @@
+"""Staff accounts and device tokens, kept in Redis (one hash each, written by one script).
+
+Passwords are hashed with Argon2id (memory-hard). Device secrets are random and only their
+hash is stored; a device record can be revoked, and a replica notices within
+``DEVICE_CACHE_S`` seconds (lookups are cached briefly so a busy kiosk costs no extra trip).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+import secrets
+import time
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from queue_server import keys
+from queue_server.auth import DEVICE_ROLES, PEOPLE_ROLES, Principal, Role
+from queue_server.errors import Conflict, InvalidInput, Unauthenticated
+from queue_server.redis_client import RedisClient
+from queue_server.script_runner import ScriptRunner
+
+USERNAME = re.compile(r"^[a-z0-9_.-]{3,32}$")
+DEVICE_CACHE_S = 5.0
+_hasher = PasswordHasher()
+
+
+@dataclass(frozen=True)
+class Account:
+    username: str
+    name: str
+    role: Role
+    center: str | None
+
+
+def _text(value: bytes | None) -> str:
+    return value.decode() if value else ""
+
+
+class AccountStore:
+    def __init__(self, runner: ScriptRunner) -> None:
+        self.runner = runner
+        self.client: RedisClient = runner.client
+        self._devices: dict[str, tuple[float, Principal | None, str]] = {}
+
+    async def _put(self, key: str, only_new: bool, fields: dict[str, str]) -> bool:
+        flat = [v for pair in fields.items() for v in pair]
+        written = await self.runner.run("record_put", [key], ["1" if only_new else "0", *flat])
+        return bool(written)
+
+    async def create_staff(self, username: str, password: str, name: str, role: Role,
+                           center: str | None) -> Account:
+        if not USERNAME.match(username):
+            raise InvalidInput("username: 3 to 32 of a-z, 0-9, '.', '_' or '-'", field="username")
+        if len(password) < 8:
+            raise InvalidInput("password: at least 8 characters", field="password")
+        if role not in PEOPLE_ROLES:
+            raise InvalidInput(f"role must be staff, supervisor or province, got {role}",
+                               field="role")
+        if role is not Role.PROVINCE and not center:
+            raise InvalidInput("staff and supervisors belong to a center", field="center")
+        # Hashing is deliberately slow: keep it off the event loop.
+        hashed = await asyncio.to_thread(_hasher.hash, password)
+        fields = {"name": name, "role": role.value, "center": center or "", "hash": hashed,
+                  "active": "1"}
+        if not await self._put(keys.staff_key(username), True, fields):
+            raise Conflict(f"the username {username!r} is taken", field="username")
+        return Account(username, name, role, center)
+
+    async def login(self, username: str, password: str) -> Account:
+        record = await self.client.hgetall(keys.staff_key(username))
+        stored = _text(record.get(b"hash"))
+        try:
+            ok = bool(stored) and await asyncio.to_thread(_hasher.verify, stored, password)
+        except (VerificationError, InvalidHashError):
+            ok = False
+        if not ok or record.get(b"active") != b"1":
+            raise Unauthenticated("wrong username or password")
+        return Account(username, _text(record.get(b"name")), Role(_text(record[b"role"])),
+                       _text(record.get(b"center")) or None)
+
+    async def create_device(self, role: Role, center: str, label: str) -> tuple[str, str]:
+        """A new kiosk or display token: returns (device id, the token to configure)."""
+        if role not in DEVICE_ROLES:
+            raise InvalidInput(f"a device is a kiosk or a display, got {role}", field="kind")
+        device_id = secrets.token_hex(6)
+        secret = secrets.token_urlsafe(24)
+        fields = {"role": role.value, "center": center, "label": label[:100],
+                  "hash": hashlib.sha256(secret.encode()).hexdigest(), "revoked": "0",
+                  "created": str(int(time.time()))}
+        await self._put(keys.device_key(device_id), True, fields)
+        return device_id, f"dev.{device_id}.{secret}"
+
+    async def revoke_device(self, device_id: str) -> bool:
+        """True when a device record existed and is now revoked (its token stops working)."""
+        key = keys.device_key(device_id)
+        record = await self.client.hgetall(key)
+        if not record:
+            return False
+        fields = {k.decode(): v.decode() for k, v in record.items()}
+        fields["revoked"] = "1"
+        await self._put(key, False, fields)
+        self._devices.pop(device_id, None)
+        return True
+
+    async def device_principal(self, token: str) -> Principal:
+        parts = token.split(".")
+        if len(parts) != 3 or parts[0] != "dev":
+            raise Unauthenticated("the device token is malformed")
+        _, device_id, secret = parts
+        cached = self._devices.get(device_id)
+        now = time.monotonic()
+        if cached is None or now - cached[0] > DEVICE_CACHE_S:
+            record = await self.client.hgetall(keys.device_key(device_id))
+            principal = None
+            digest = ""
+            if record and record.get(b"revoked") == b"0":
+                principal = Principal(Role(_text(record[b"role"])), device_id,
+                                      _text(record[b"center"]))
+                digest = _text(record[b"hash"])
+            cached = (now, principal, digest)
+            self._devices[device_id] = cached
+        _, principal, digest = cached
+        expected = hashlib.sha256(secret.encode()).hexdigest()
+        if principal is None or not secrets.compare_digest(digest, expected):
+            raise Unauthenticated("the device token is unknown or revoked")
+        return principal

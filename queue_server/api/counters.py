@@ -1,0 +1,158 @@
+"""Staff at work: log in, take a counter, call, serve, transfer, pause; and their day."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import APIRouter
+
+from queue_server.api.deps import IdempotencyDep, PrincipalDep, ServicesDep, scoped_key
+from queue_server.api.schemas import (
+    CallTicketIn,
+    LoginIn,
+    LoginOut,
+    OpenCounterIn,
+    OutcomeOut,
+    PauseIn,
+    Snapshot,
+    TransferIn,
+)
+from queue_server.auth import Principal, Role
+from queue_server.engine import Engine
+from queue_server.errors import IllegalTransition, InvalidInput
+from queue_server.models import Outcome
+
+router = APIRouter(prefix="/api/v1", tags=["counters"])
+COUNTER = "/centers/{center_id}/counters/{counter_id}"
+WORKERS = (Role.STAFF, Role.SUPERVISOR)
+
+
+@router.post("/auth/login", response_model=LoginOut, summary="Log in (staff, supervisor, province)")
+async def login(body: LoginIn, services: ServicesDep) -> LoginOut:
+    account = await services.accounts.login(body.username, body.password)
+    token = services.signer.staff_token(account.username, account.role, account.center)
+    return LoginOut(token=token, username=account.username, name=account.name,
+                    role=account.role.value, center=account.center,
+                    expires_in=services.signer.max_age_s)
+
+
+@router.get("/auth/me", summary="Who this token belongs to")
+async def me(principal: PrincipalDep) -> dict[str, Any]:
+    return {"role": principal.role.value, "subject": principal.subject,
+            "center": principal.center}
+
+
+def _actor(principal: Principal, center_id: str) -> str:
+    """The staff name the scripts check against the counter's holder; '' for a supervisor,
+    who may act on any counter of the center."""
+    principal.require(center_id, *WORKERS)
+    return principal.subject if principal.role is Role.STAFF else ""
+
+
+
+
+def _simple(name: str, summary: str, method: Callable[..., Awaitable[Outcome]]) -> None:
+    async def act(center_id: str, counter_id: str, services: ServicesDep,
+                  principal: PrincipalDep, idempotency: IdempotencyDep) -> OutcomeOut:
+        staff = _actor(principal, center_id)
+        outcome = await method(services.engine, center_id, counter_id, staff,
+                               idempotency_key=scoped_key(idempotency, principal, name))
+        return OutcomeOut.of(outcome)
+
+    act.__name__ = name.replace("-", "_")
+    router.post(f"{COUNTER}/{name}", response_model=OutcomeOut, summary=summary)(act)
+
+
+_simple("call-next", "Call the next citizen by the routing policy", Engine.call_next)
+_simple("recall", "Call the ticket in hand again (no-show after the limit)", Engine.recall)
+_simple("start", "Start serving the ticket in hand", Engine.start)
+_simple("complete", "Complete the ticket in hand", Engine.complete)
+_simple("no-show", "Mark the called ticket as no-show", Engine.no_show)
+_simple("resume", "Resume a paused counter", Engine.resume)
+_simple("close", "Close the counter", Engine.close_counter)
+
+
+@router.post(f"{COUNTER}/open", response_model=OutcomeOut, summary="Take (open) a counter")
+async def open_counter(center_id: str, counter_id: str, body: OpenCounterIn,
+                       services: ServicesDep, principal: PrincipalDep,
+                       idempotency: IdempotencyDep) -> OutcomeOut:
+    principal.require(center_id, *WORKERS)
+    staff, force = principal.subject, False
+    if principal.role is Role.SUPERVISOR:
+        staff, force = body.staff or principal.subject, body.force
+    elif body.force or (body.staff and body.staff != principal.subject):
+        raise InvalidInput("only a supervisor hands over a counter or opens it for someone")
+    outcome = await services.engine.open_counter(
+        center_id, counter_id, staff, force=force,
+        idempotency_key=scoped_key(idempotency, principal, "open"))
+    return OutcomeOut.of(outcome)
+
+
+@router.post(f"{COUNTER}/call", response_model=OutcomeOut, summary="Call a chosen ticket")
+async def call_ticket(center_id: str, counter_id: str, body: CallTicketIn,
+                      services: ServicesDep, principal: PrincipalDep,
+                      idempotency: IdempotencyDep) -> OutcomeOut:
+    staff = _actor(principal, center_id)
+    outcome = await services.engine.call_ticket(
+        center_id, counter_id, body.ticket_id, staff,
+        idempotency_key=scoped_key(idempotency, principal, "call"))
+    return OutcomeOut.of(outcome)
+
+
+@router.post(f"{COUNTER}/pause", response_model=OutcomeOut, summary="Pause with a reason")
+async def pause(center_id: str, counter_id: str, body: PauseIn, services: ServicesDep,
+                principal: PrincipalDep, idempotency: IdempotencyDep) -> OutcomeOut:
+    staff = _actor(principal, center_id)
+    outcome = await services.engine.pause(
+        center_id, counter_id, body.reason, staff,
+        idempotency_key=scoped_key(idempotency, principal, "pause"))
+    return OutcomeOut.of(outcome)
+
+
+@router.post(f"{COUNTER}/transfer", response_model=OutcomeOut,
+             summary="Transfer the ticket in hand to another service or counter")
+async def transfer(center_id: str, counter_id: str, body: TransferIn, services: ServicesDep,
+                   principal: PrincipalDep, idempotency: IdempotencyDep) -> OutcomeOut:
+    staff = _actor(principal, center_id)
+    snapshot = await services.engine.snapshot(center_id)
+    counter = next((c for c in snapshot["counters"] if c["id"] == counter_id), None)
+    if counter is None or not counter["ticket"]:
+        raise IllegalTransition(f"counter {counter_id} has no ticket in hand to transfer")
+    # The script checks again that this ticket is still in hand, so a race cannot misfire.
+    outcome = await services.engine.transfer(
+        counter["ticket"], counter=counter_id, staff=staff, to_service=body.to_service or "",
+        to_counter=body.to_counter or "", note=body.note,
+        idempotency_key=scoped_key(idempotency, principal, "transfer"))
+    return OutcomeOut.of(outcome)
+
+
+@router.get("/centers/{center_id}/live", response_model=Snapshot,
+            summary="A center's full live state (queues with tickets, counters, recent calls)")
+async def live(center_id: str, services: ServicesDep, principal: PrincipalDep,
+               tickets: int = 20) -> dict[str, Any]:
+    principal.require(center_id, *WORKERS, Role.DISPLAY, Role.PROVINCE)
+    if not 0 <= tickets <= 200:
+        raise InvalidInput("tickets must be 0..200", field="tickets")
+    return await services.engine.snapshot(center_id, tickets_per_queue=tickets)
+
+
+@router.get("/me/day", summary="The logged-in staff member's day so far")
+async def my_day(services: ServicesDep, principal: PrincipalDep) -> dict[str, Any]:
+    if principal.role not in WORKERS or principal.center is None:
+        raise InvalidInput("'my day' is for staff and supervisors of a center")
+    snapshot = await services.engine.snapshot(principal.center, day=True)
+    flat = snapshot["day"]
+    prefix = f"st:{principal.subject}:"
+    mine = {flat[i][len(prefix):]: int(flat[i + 1]) for i in range(0, len(flat), 2)
+            if flat[i].startswith(prefix)}
+    served = mine.get("served", 0)
+    rated = mine.get("rating_n", 0)
+    return {
+        "staff": principal.subject, "center": principal.center, "served": served,
+        "mean_service_s": round(mine.get("svc_ms", 0) / served / 1000) if served else None,
+        "mean_wait_of_served_s": round(mine.get("wait_ms", 0) / served / 1000) if served else None,
+        "no_shows": mine.get("noshow", 0),
+        "mean_rating": round(mine.get("rating_sum", 0) / rated, 2) if rated else None,
+        "ratings": rated, "paused_s": round(mine.get("paused_ms", 0) / 1000),
+    }

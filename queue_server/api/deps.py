@@ -1,0 +1,130 @@
+"""What handlers receive: the process's services, the caller, and the idempotency key."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from fastapi import Depends, Header, Request
+
+from queue_server.accounts import AccountStore
+from queue_server.auth import Principal, Role, TokenSigner
+from queue_server.engine import Engine
+from queue_server.errors import InvalidInput, RateLimited, Unauthenticated
+from queue_server.keys import rate_limit_key
+from queue_server.province import Province
+from queue_server.settings import Settings
+
+
+@dataclass
+class Services:
+    """Everything a request may need, built once in the lifespan (never import-time globals)."""
+
+    settings: Settings
+    province: Province
+    engine: Engine
+    accounts: AccountStore
+    signer: TokenSigner
+    extras: dict[str, Any] = field(default_factory=dict)  # hub, speech cache … set at start
+
+    async def principal_from_token(self, token: str) -> Principal:
+        if token.startswith("st."):
+            return self.signer.read_staff_token(token)
+        if token.startswith("dev."):
+            return await self.accounts.device_principal(token)
+        raise Unauthenticated("expected a staff (st.…) or device (dev.…) token")
+
+    def ticket_token_hash(self, token: str) -> str:
+        return self.signer.secret_hash(token.removeprefix("tk."), "ticket")
+
+    async def rate_limit(self, scope: str, subject: str, limit: int, window_s: int,
+                         now_s: int) -> None:
+        window = now_s // window_s
+        key = rate_limit_key(scope, subject, window)
+        allowed, retry_after = await self.engine.runner.run(
+            "rate_limit", [key], [limit, window_s])
+        if not allowed:
+            raise RateLimited(f"at most {limit} requests per {window_s} s for this {scope}",
+                              retry_after=max(int(retry_after), 1))
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def _bearer(authorization: str | None) -> str | None:
+    if not authorization:
+        return None
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthenticated("use the header 'Authorization: Bearer <token>'")
+    return token.strip()
+
+
+async def get_principal(
+    services: ServicesDep,
+    authorization: Annotated[str | None, Header(description="Bearer st.… or dev.… token")] = None,
+) -> Principal:
+    token = _bearer(authorization)
+    if token is None:
+        raise Unauthenticated("this needs a login or a device token")
+    return await services.principal_from_token(token)
+
+
+async def get_optional_principal(
+    services: ServicesDep,
+    authorization: Annotated[str | None, Header()] = None,
+) -> Principal | None:
+    token = _bearer(authorization)
+    if token is None or token.startswith("tk."):
+        return None
+    return await services.principal_from_token(token)
+
+
+def ticket_token(
+    authorization: Annotated[str | None, Header()] = None,
+    x_ticket_token: Annotated[str | None, Header(description="the ticket's tk.… secret")] = None,
+) -> str | None:
+    """A citizen's ticket secret, from ``X-Ticket-Token`` or ``Authorization: Bearer tk.…``."""
+    if x_ticket_token:
+        return x_ticket_token
+    token = _bearer(authorization)
+    return token if token and token.startswith("tk.") else None
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+OptionalPrincipalDep = Annotated[Principal | None, Depends(get_optional_principal)]
+TicketTokenDep = Annotated[str | None, Depends(ticket_token)]
+
+
+def idempotency_key(
+    request: Request,
+    idempotency_key: Annotated[
+        str | None, Header(max_length=128, description="retries with the same key act once")
+    ] = None,
+) -> str | None:
+    if idempotency_key is None:
+        return None
+    if not idempotency_key.isascii() or not idempotency_key.isprintable():
+        raise InvalidInput("Idempotency-Key must be printable ASCII", field="Idempotency-Key")
+    return idempotency_key
+
+
+IdempotencyDep = Annotated[str | None, Depends(idempotency_key)]
+
+
+def scoped_key(key: str | None, principal: Principal | None, route: str) -> str | None:
+    """Two callers never share a key: it is scoped by who calls and what they call."""
+    if key is None:
+        return None
+    who = f"{principal.role.value}:{principal.subject}" if principal else "anonymous"
+    return hashlib.sha256(f"{who}|{route}|{key}".encode()).hexdigest()[:40]
+
+
+def require_role(principal: Principal, center_id: str, *roles: Role) -> None:
+    principal.require(center_id, *roles)

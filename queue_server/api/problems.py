@@ -1,0 +1,87 @@
+"""Errors as ``application/problem+json`` (RFC 9457): a stable ``type``, a ``title``, the
+status, and a ``detail`` in Vietnamese first and English second. Never a stack trace."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+from starlette.responses import JSONResponse
+
+from queue_server.errors import QmsError, RateLimited
+
+log = logging.getLogger("qms.api")
+MEDIA_TYPE = "application/problem+json"
+
+# What a person is told, per error code (Vietnamese / English).
+TITLES: dict[str, tuple[str, str]] = {
+    "invalid-input": ("Dữ liệu không hợp lệ", "Invalid input"),
+    "unauthenticated": ("Chưa đăng nhập hoặc phiên đã hết hạn", "Not logged in or login expired"),
+    "forbidden": ("Không có quyền thực hiện", "Not allowed"),
+    "rate-limited": ("Quá nhiều yêu cầu, vui lòng thử lại sau", "Too many requests, retry later"),
+    "not-found": ("Không tìm thấy", "Not found"),
+    "unknown-center": ("Không tìm thấy trung tâm", "Unknown center"),
+    "unknown-service": ("Không tìm thấy dịch vụ", "Unknown service"),
+    "unknown-counter": ("Không tìm thấy quầy", "Unknown counter"),
+    "unknown-ticket": ("Không tìm thấy số thứ tự", "Unknown ticket"),
+    "conflict": ("Xung đột trạng thái", "Conflict"),
+    "illegal-transition": ("Thao tác không hợp lệ với trạng thái hiện tại của số",
+                           "Not possible in the ticket's current state"),
+    "counter-state": ("Thao tác không hợp lệ với trạng thái hiện tại của quầy",
+                      "Not possible in the counter's current state"),
+    "idempotency-mismatch": ("Khóa chống trùng đã dùng cho yêu cầu khác",
+                             "Idempotency key reused for another request"),
+    "unavailable": ("Hệ thống tạm thời gián đoạn, vui lòng thử lại",
+                    "Temporarily unavailable, please retry"),
+    "method-not-allowed": ("Phương thức không được hỗ trợ", "Method not allowed"),
+    "internal": ("Lỗi hệ thống", "Internal error"),
+}
+STATUS_CODES = {404: "not-found", 405: "method-not-allowed", 401: "unauthenticated",
+                403: "forbidden", 409: "conflict", 422: "invalid-input", 429: "rate-limited",
+                503: "unavailable"}
+
+
+def problem(status: int, code: str, detail: str, **extra: Any) -> JSONResponse:
+    vi, en = TITLES.get(code, TITLES["internal"])
+    body = {"type": f"/problems/{code}", "title": f"{vi} / {en}", "status": status,
+            "detail": f"{vi}. — {detail}", **extra}
+    headers = {}
+    if "retry_after" in extra:
+        headers["Retry-After"] = str(extra["retry_after"])
+    return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(QmsError)
+    async def qms_error(request: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, QmsError)
+        extra: dict[str, Any] = {}
+        if isinstance(error, RateLimited):
+            extra["retry_after"] = error.retry_after
+        if error.status >= 500:
+            log.warning("%s %s: %s", request.method, request.url.path, error)
+        return problem(error.status, error.code, str(error), **extra)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, RequestValidationError)
+        fields = []
+        for item in error.errors():
+            where = ".".join(str(part) for part in item.get("loc", ()))
+            fields.append({"field": where, "problem": item.get("msg", "invalid")})
+        summary = "; ".join(f"{f['field']}: {f['problem']}" for f in fields[:5])
+        return problem(422, "invalid-input", summary or "the request is not valid", errors=fields)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, HTTPException)
+        code = STATUS_CODES.get(error.status_code, "invalid-input")
+        return problem(error.status_code, code, str(error.detail))
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, error: Exception) -> JSONResponse:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return problem(500, "internal", "an unexpected error was logged; please retry")

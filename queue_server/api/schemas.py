@@ -1,0 +1,231 @@
+"""Request and response bodies: one definition drives validation and /openapi.json."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from queue_server.models import CounterView, Outcome, Ticket, TicketState
+
+CCCD = re.compile(r"^\d{12}$")
+Id = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+# ---------------------------------------------------------------- requests
+
+
+class BookingIn(Body):
+    center: str = Id
+    service: str = Id
+    appointment_at: dt.datetime | None = Field(
+        None, description="local time of an appointment; none to join the queue now")
+    citizen_id: str | None = Field(
+        None, description="12-digit CCCD number; stored only as a salted hash")
+
+    @field_validator("citizen_id")
+    @classmethod
+    def _cccd(cls, value: str | None) -> str | None:
+        if value is not None and not CCCD.match(value):
+            raise ValueError("a CCCD number has exactly 12 digits")
+        if value is not None and not 1 <= int(value[:3]) <= 96:
+            raise ValueError("a CCCD number starts with a province code 001-096")
+        return value
+
+
+class KioskTicketIn(Body):
+    service: str = Id
+    priority: str | None = Field(None, max_length=32, description="a statutory priority group")
+
+
+class LoginIn(Body):
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=256)
+
+
+class OpenCounterIn(Body):
+    force: bool = Field(False, description="a supervisor hands over a counter someone holds")
+    staff: str | None = Field(None, max_length=64,
+                              description="(supervisor) open it for this staff member")
+
+
+class CallTicketIn(Body):
+    ticket_id: str = Field(min_length=1, max_length=64)
+
+
+class TransferIn(Body):
+    to_service: str | None = Field(None, max_length=64)
+    to_counter: str | None = Field(None, max_length=64)
+    note: str = Field("", max_length=500)
+
+
+class PauseIn(Body):
+    reason: str = Field(min_length=1, max_length=32)
+
+
+class CounterServicesIn(Body):
+    services: list[str] = Field(min_length=1, max_length=20)
+
+
+class RatingIn(Body):
+    level: int = Field(ge=1, le=5, description="1 (very unhappy) … 5 (very happy)")
+
+
+class StaffIn(Body):
+    username: str = Field(min_length=3, max_length=32, pattern=r"^[a-z0-9_.-]+$")
+    password: str = Field(min_length=8, max_length=256)
+    name: str = Field(min_length=1, max_length=100)
+    role: Literal["staff", "supervisor", "province"] = "staff"
+    center: str | None = Field(None, max_length=16)
+
+
+class DeviceIn(Body):
+    kind: Literal["kiosk", "display"]
+    center: str = Field(min_length=1, max_length=16)
+    label: str = Field("", max_length=100)
+
+
+# ---------------------------------------------------------------- responses
+
+
+class TicketOut(BaseModel):
+    id: str
+    center: str
+    number: str
+    service: str
+    status: str
+    priority: str
+    channel: str
+    counter: str
+    staff: str
+    arrived: int = Field(description="epoch ms of (original) arrival")
+    issued: int
+    appt: int
+    called: int
+    started: int
+    ended: int
+    recalls: int
+    rating: int
+    from_ticket: str
+    to_ticket: str
+    note: str
+    target_counter: str
+
+    @classmethod
+    def of(cls, ticket: Ticket) -> TicketOut:
+        return cls(**ticket.to_dict())
+
+
+class CounterOut(BaseModel):
+    id: str
+    state: str
+    staff: str
+    ticket: str
+    reason: str
+    since: int
+    services: list[str]
+
+    @classmethod
+    def of(cls, counter: CounterView) -> CounterOut:
+        return cls(**counter.to_dict())
+
+
+class OutcomeOut(BaseModel):
+    ticket: TicketOut | None
+    new_ticket: TicketOut | None = None
+    counter: CounterOut | None
+    event_id: str
+
+    @classmethod
+    def of(cls, outcome: Outcome) -> OutcomeOut:
+        return cls(
+            ticket=TicketOut.of(outcome.ticket) if outcome.ticket else None,
+            new_ticket=TicketOut.of(outcome.new_ticket) if outcome.new_ticket else None,
+            counter=CounterOut.of(outcome.counter) if outcome.counter else None,
+            event_id=outcome.event_id,
+        )
+
+
+class TicketStateOut(BaseModel):
+    ticket: TicketOut
+    ahead: int | None = Field(description="people before this ticket (an estimate)")
+    estimated_wait_s: int | None = Field(description="None when no counter serving it is open")
+    active_counters: int
+    now: int
+
+    @classmethod
+    def of(cls, state: TicketState) -> TicketStateOut:
+        return cls(ticket=TicketOut.of(state.ticket), ahead=state.ahead,
+                   estimated_wait_s=state.estimated_wait_s,
+                   active_counters=state.active_counters, now=state.now)
+
+
+class IssuedOut(BaseModel):
+    ticket: TicketOut
+    token: str = Field(description="the ticket's secret: keep it to follow, cancel and rate")
+    ticket_url: str
+    estimated_wait_s: int | None
+    ahead: int | None
+
+
+class LoginOut(BaseModel):
+    token: str
+    username: str
+    name: str
+    role: str
+    center: str | None
+    expires_in: int
+
+
+class ServiceWaitOut(BaseModel):
+    id: str
+    name: str
+    name_en: str
+    field: str
+    prefix: str
+    waiting: int
+    active_counters: int
+    estimated_wait_s: int | None
+
+
+class CenterOut(BaseModel):
+    id: str
+    name: str
+    type: str
+    open_counters: int
+    waiting: int
+    services: list[ServiceWaitOut]
+
+
+class SuggestionOut(BaseModel):
+    center: str
+    name: str
+    waiting: int
+    active_counters: int
+    estimated_wait_s: int | None
+
+
+class DeviceOut(BaseModel):
+    id: str
+    kind: str
+    center: str
+    token: str = Field(description="shown once; configure it on the device")
+
+
+class Snapshot(BaseModel):
+    """A center's live state as the engine's snapshot script reports it."""
+
+    model_config = ConfigDict(extra="allow")
+    center: str
+    name: str
+    now: int
+    last_id: str
+    counters: list[dict[str, Any]]
+    services: list[dict[str, Any]]
+    recent: list[dict[str, Any]]

@@ -1,0 +1,1 @@
+"""Live feeds: one stream reader per process, fanned out to WebSocket subscribers."""

@@ -1,0 +1,69 @@
+"""WebSocket frames: msgpack by default, JSON for clients that ask (subprotocol ``qms.json``).
+
+Every frame is a map with ``type`` and ``id`` (the stream id it is current to):
+
+- ``snapshot``: ``{"type", "id", "snapshot"}`` — the first frame, and after a resync;
+- ``event``: ``{"type", "id", "event"}`` — one transition, exactly as the script wrote it;
+- ``ticket``: ``{"type", "id", "ticket"}`` — a citizen's ticket state (ticket channel);
+- ``heartbeat``: ``{"type", "id", "at"}`` — every few seconds, so a client can tell a quiet
+  hall from a dead link.
+
+An event is encoded once per process, whatever the number of sockets: the msgpack frame
+embeds the stream's bytes as they are (no decode, no re-encode).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import msgpack
+
+MSGPACK = "qms.msgpack"
+JSON = "qms.json"
+SUBPROTOCOLS = (MSGPACK, JSON)
+
+_EVENT_HEAD = b"\x83" + msgpack.packb("type") + msgpack.packb("event") + msgpack.packb("id")
+_EVENT_KEY = msgpack.packb("event")
+
+
+class StreamEvent:
+    """One stream entry, decoded and encoded lazily and at most once."""
+
+    __slots__ = ("_decoded", "_json", "_msgpack", "center", "id", "raw")
+
+    def __init__(self, center: str, stream_id: str, raw: bytes) -> None:
+        self.center = center
+        self.id = stream_id
+        self.raw = raw
+        self._decoded: dict[str, Any] | None = None
+        self._json: str | None = None
+        self._msgpack: bytes | None = None
+
+    @property
+    def data(self) -> dict[str, Any]:
+        if self._decoded is None:
+            self._decoded = msgpack.unpackb(self.raw, raw=False)
+        return self._decoded
+
+    def frame(self, fmt: str) -> bytes | str:
+        if fmt == MSGPACK:
+            if self._msgpack is None:
+                self._msgpack = _EVENT_HEAD + msgpack.packb(self.id) + _EVENT_KEY + self.raw
+            return self._msgpack
+        if self._json is None:
+            self._json = json.dumps({"type": "event", "id": self.id, "event": self.data},
+                                    ensure_ascii=False, separators=(",", ":"))
+        return self._json
+
+
+def encode(frame: dict[str, Any], fmt: str) -> bytes | str:
+    if fmt == MSGPACK:
+        return msgpack.packb(frame)  # type: ignore[no-any-return]
+    return json.dumps(frame, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def id_tuple(stream_id: str) -> tuple[int, int]:
+    """Stream ids compare as (milliseconds, sequence)."""
+    ms, _, seq = stream_id.partition("-")
+    return int(ms), int(seq or 0)

@@ -1,0 +1,158 @@
+"""The stream hub: each process reads each watched center's stream once, and hands every
+event to the local subscribers of that center.
+
+Reading: on a single node or under Sentinel, one ``XREAD BLOCK`` covers every watched stream;
+on a Cluster (where one XREAD cannot span slots) the streams are polled with one pipeline per
+round, which redis-py splits per node. Starting points: a center that gains its first
+subscriber is read from the earliest point any of its subscribers synced to (see
+``start_from``), so a subscriber never misses an event between its snapshot and the live feed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from queue_server.keys import center_stream_key
+from queue_server.live.frames import StreamEvent, id_tuple
+from queue_server.redis_client import RedisClient, is_cluster
+
+log = logging.getLogger("qms.hub")
+
+
+class Subscriber(Protocol):
+    def deliver(self, event: StreamEvent) -> None: ...
+
+    def heartbeat(self, now_ms: int) -> None: ...
+
+
+class Hub:
+    def __init__(
+        self,
+        client: RedisClient,
+        *,
+        block_ms: int = 250,
+        poll_ms: int = 50,
+        batch: int = 1000,
+        heartbeat_s: float = 15.0,
+    ) -> None:
+        self.client = client
+        self.block_ms = block_ms
+        self.poll_ms = poll_ms
+        self.batch = batch
+        self.heartbeat_s = heartbeat_s
+        self._subscribers: dict[str, set[Subscriber]] = {}
+        self._positions: dict[str, str] = {}     # next read starts after this id
+        self._read: set[str] = set()             # centers whose stream the reader has read
+        self._changed = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self.events_read = 0
+        self.on_error: Callable[[Exception], None] | None = None
+
+    # ------------------------------------------------------------------ registry
+
+    def subscribe(self, center: str, subscriber: Subscriber) -> None:
+        self._subscribers.setdefault(center, set()).add(subscriber)
+
+    def unsubscribe(self, center: str, subscriber: Subscriber) -> None:
+        subscribers = self._subscribers.get(center)
+        if subscribers is None:
+            return
+        subscribers.discard(subscriber)
+        if not subscribers:
+            del self._subscribers[center]
+            self._positions.pop(center, None)
+            self._read.discard(center)
+
+    def start_from(self, center: str, stream_id: str) -> None:
+        """A subscriber of ``center`` is current up to ``stream_id``: make sure the reader
+        starts no later than that (it may already be further: that subscriber registered
+        before its snapshot, so what the reader dispatched since reached its buffer)."""
+        if center not in self._subscribers or center in self._read:
+            return
+        current = self._positions.get(center)
+        if current is None or id_tuple(stream_id) < id_tuple(current):
+            self._positions[center] = stream_id
+        self._changed.set()
+
+    def subscriber_count(self) -> int:
+        return sum(len(s) for s in self._subscribers.values())
+
+    # ------------------------------------------------------------------ running
+
+    def start(self) -> None:
+        self._tasks = [asyncio.create_task(self._read_forever(), name="qms-hub-reader"),
+                       asyncio.create_task(self._beat_forever(), name="qms-hub-heartbeat")]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _read_forever(self) -> None:
+        backoff = 0.1
+        while True:
+            streams = {center_stream_key(c): p for c, p in self._positions.items()
+                       if c in self._subscribers}
+            if not streams:
+                self._changed.clear()
+                await self._changed.wait()
+                continue
+            try:
+                replies = await self._read_once(streams)
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # Redis away: keep positions, retry with backoff
+                log.warning("stream read failed (%s); retrying in %.1fs", error, backoff)
+                if self.on_error is not None:
+                    self.on_error(error)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 2.0)
+                continue
+            backoff = 0.1
+            self._dispatch(replies)
+
+    async def _read_once(self, streams: dict[str, str]) -> list[Any]:
+        if is_cluster(self.client):
+            pipe = self.client.pipeline(transaction=False)
+            for key, position in streams.items():
+                pipe.xread({key: position}, count=self.batch)
+            results = await pipe.execute()
+            replies = [entry for result in results if result for entry in result]
+            if not replies:
+                await asyncio.sleep(self.poll_ms / 1000)
+            return replies
+        # A new subscription waits at most block_ms to join the read: small enough for a
+        # display that just connected, large enough to cost nothing when all is quiet.
+        return await self.client.xread(streams, count=self.batch, block=self.block_ms) or []
+
+    def _dispatch(self, replies: list[Any]) -> None:
+        for stream, entries in replies:
+            key = stream.decode() if isinstance(stream, bytes) else stream
+            center = key.split("{c:", 1)[1].split("}", 1)[0]
+            subscribers = self._subscribers.get(center)
+            if not subscribers or not entries:
+                continue
+            self._read.add(center)
+            for stream_id, fields in entries:
+                text_id = stream_id.decode() if isinstance(stream_id, bytes) else stream_id
+                event = StreamEvent(center, text_id, fields[b"d"])
+                self._positions[center] = text_id
+                self.events_read += 1
+                # A subscriber may leave while we deliver: iterate over a copy.
+                for subscriber in tuple(subscribers):
+                    subscriber.deliver(event)
+
+    async def _beat_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.heartbeat_s)
+            now_ms = int(time.time() * 1000)
+            for subscribers in list(self._subscribers.values()):
+                for subscriber in tuple(subscribers):
+                    subscriber.heartbeat(now_ms)

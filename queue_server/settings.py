@@ -1,0 +1,86 @@
+"""One frozen settings object, read from ``QMS_*`` environment variables.
+
+Every setting has a default that runs the system on one machine: no ``QMS_REDIS_URL`` means an
+embedded Redis-compatible server under ``QMS_DATA_DIR``. A bad value fails at start-up with a
+sentence that names the variable and what was expected.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from queue_server.errors import ConfigError
+from queue_server.province import DEFAULT_PROVINCE_FILE
+
+PREFIX = "QMS_"
+
+
+@dataclass(frozen=True)
+class Settings:
+    redis_url: str | None = None           # None: start the embedded server
+    data_dir: Path = Path("var")
+    province_file: Path = DEFAULT_PROVINCE_FILE
+    host: str = "127.0.0.1"
+    port: int = 8000
+    ws_port: int = 8001                    # the WebSocket server (0: any free port)
+    public_url: str = ""                   # how citizens reach the server (QR codes); "" = local
+    secret_key: str = field(default="", repr=False)  # signs staff tokens; "" = from data_dir
+    staff_token_hours: int = 12
+    booking_limit_per_ip_hour: int = 20
+    booking_limit_per_citizen_day: int = 3
+    ws_buffer_bytes: int = 256 * 1024      # a socket's unsent bytes before it is resynced
+    ws_heartbeat_s: float = 15.0
+    script_batching: bool = True
+    enforce_hours: bool = True             # refuse walk-in tickets outside opening hours
+    audio_dir: Path = Path("var/audio")
+    log_level: str = "info"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        defaults = cls()
+        for name, current in defaults.__dict__.items():
+            key = PREFIX + name.upper()
+            if key not in env:
+                continue
+            values[name] = _parse(key, env[key], current)
+        settings = replace(defaults, **values)  # type: ignore[arg-type]
+        if "QMS_AUDIO_DIR" not in env:
+            settings = replace(settings, audio_dir=settings.data_dir / "audio")
+        return settings
+
+    def with_secret(self) -> Settings:
+        """The settings with a signing key: the given one, else one kept in the data folder so
+        tokens survive a restart and every replica sharing the folder agrees."""
+        if self.secret_key:
+            return self
+        path = self.data_dir / "secret_key"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(32), encoding="ascii")
+            path.chmod(0o600)
+        return replace(self, secret_key=path.read_text(encoding="ascii").strip())
+
+
+def _parse(key: str, raw: str, current: object) -> object:
+    try:
+        if isinstance(current, bool):
+            if raw.lower() not in ("1", "0", "true", "false", "yes", "no"):
+                raise ValueError
+            return raw.lower() in ("1", "true", "yes")
+        if isinstance(current, int):
+            return int(raw)
+        if isinstance(current, float):
+            return float(raw)
+        if isinstance(current, Path):
+            return Path(raw)
+    except ValueError:
+        expected = type(current).__name__.replace("bool", "true or false")
+        raise ConfigError(f"environment variable {key}: expected {expected}, got {raw!r}",
+                          key=key) from None
+    return raw or None if current is None else raw

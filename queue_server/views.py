@@ -1,0 +1,58 @@
+"""Read models built from engine snapshots: center summaries for citizens and the province."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from queue_server.engine import Engine
+from queue_server.province import Center, Province
+
+
+def service_rows(province: Province, snapshot: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = []
+    for row in snapshot["services"]:
+        service = province.service(row["id"])
+        rows.append({
+            "id": service.id, "name": service.name, "name_en": service.name_en,
+            "field": service.field, "prefix": service.prefix, "waiting": row["waiting"],
+            "active_counters": row["load"]["active"],
+            "estimated_wait_s": row["estimated_wait_s"],
+        })
+    return rows
+
+
+def summary(province: Province, center: Center, snapshot: dict[str, Any]) -> dict[str, Any]:
+    """One center in a line: what the province page and the public list show."""
+    counters = snapshot["counters"]
+    day = dict(zip(snapshot.get("day", [])[::2], snapshot.get("day", [])[1::2], strict=True))
+    called = int(day.get("called", 0))
+    served = int(day.get("served", 0))
+    no_shows = int(day.get("no_show", 0))
+    ratings = int(day.get("rating_n", 0))
+    oldest = [s["oldest"] for s in snapshot["services"] if s["oldest"]]
+    longest_wait_s = max(0, (snapshot["now"] - min(oldest)) // 1000) if oldest else 0
+    return {
+        "id": center.id, "name": center.display_name, "type": center.type,
+        "open_counters": sum(1 for c in counters if c["state"] == "open"),
+        "paused_counters": sum(1 for c in counters if c["state"] == "paused"),
+        "counters": len(counters),
+        "waiting": snapshot["totals"]["waiting"], "serving": snapshot["totals"]["serving"],
+        "called": snapshot["totals"]["called"],
+        "longest_wait_s": longest_wait_s, "target_s": snapshot["target_s"],
+        "over_target": longest_wait_s > snapshot["target_s"],
+        "served_today": served,
+        "mean_wait_today_s": round(int(day.get("wait_ms", 0)) / called / 1000) if called else 0,
+        "no_show_rate_today": round(no_shows / (served + no_shows), 3) if served + no_shows else 0,
+        "satisfaction_today": round(int(day.get("rating_sum", 0)) / ratings, 2) if ratings else None,
+        "last_id": snapshot["last_id"],
+        "services": service_rows(province, snapshot),
+    }
+
+
+async def all_summaries(engine: Engine, *, day: bool = True) -> list[dict[str, Any]]:
+    """Every center at once: the snapshots run concurrently, so they share pipelines."""
+    province = engine.province
+    snapshots = await asyncio.gather(
+        *(engine.snapshot(c.id, day=day) for c in province.centers))
+    return [summary(province, c, s) for c, s in zip(province.centers, snapshots, strict=True)]
