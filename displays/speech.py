@@ -16,23 +16,21 @@ Public API (voices are ``north``, ``central``, ``south`` and ``english``)::
 espeak-ng voice ids here (pyttsx3 2.99 lists lower-cased identifiers): north ``aav/vi``,
 central ``aav/vi-vn-x-central``, south ``aav/vi-vn-x-south``, english ``gmw/en``.
 
-Rendering: pyttsx3's espeak driver drives its process's single libespeak-ng synthesizer (one
-global callback), blocks, and is not thread-safe. So each render runs in a fresh child process,
-``python -m displays.speech`` (``SpeechRenderer``; the loop only awaits a pipe): two renders
-never share an engine, a hung or crashed synthesizer is killed without harming the server, no
-``__main__`` re-import (multiprocessing spawn) is involved, and output is deterministic -
-libespeak-ng carries state between utterances (a second render of one text in one process
-differs by a few samples) while a fresh process yields exactly the samples of ``espeak-ng -w``,
-so every replica renders the same bytes for a key. pyttsx3 2.99's ``runAndWait()`` returns
-before ``save_to_file`` has written (its queue ends the loop before synthesis starts), so we
-wait for its ``finished-utterance`` notification, sent after the file is closed. ``repeat``
-copies the samples with a silent pause in between. Errors: ``UnknownVoiceError(InvalidInput)``,
+Rendering: pyttsx3's espeak driver drives its process's one libespeak-ng synthesizer, blocks,
+and is not thread-safe, so each render runs in a fresh child, ``python -m displays.speech``
+(``SpeechRenderer``; the event loop only awaits its pipes). Two renders never share an engine, a
+hung synthesizer is killed, and output is deterministic: libespeak-ng carries state from one
+utterance to the next (a second render in one process differs by a few samples), while a fresh
+process gives exactly the samples of ``espeak-ng -w``, so replicas agree on the bytes of a key.
+A render takes about 0.1-0.2 s, most of it interpreter start-up (so asyncio, which the worker
+does not need, is imported inside the async code). Two pyttsx3 2.99 quirks are handled in
+``_save_with_pyttsx3``: ``runAndWait()`` returning before ``save_to_file`` has written, and a
+rate change being discarded by its own ``stop()``. Errors: ``UnknownVoiceError(InvalidInput)``,
 ``SpeechRenderError(Unavailable)`` (both ``queue_server.errors.QmsError``).
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import functools
 import hashlib
@@ -45,12 +43,12 @@ import tempfile
 import threading
 import unicodedata
 import wave
-from asyncio.subprocess import PIPE
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from subprocess import PIPE
 from types import MappingProxyType
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from displays.announcements import (
     DEFAULT_TEMPLATES,
@@ -62,6 +60,9 @@ from displays.announcements import (
     announcement_text,
 )
 from queue_server.errors import InvalidInput, Unavailable
+
+if TYPE_CHECKING:  # at run time asyncio is imported where it is used; the worker never needs it
+    import asyncio
 
 VOICES: Mapping[str, str] = MappingProxyType({
     "north": "aav/vi",
@@ -86,9 +87,6 @@ class UnknownVoiceError(InvalidInput):
         valid = ", ".join(sorted(VOICES))
         super().__init__(f"unknown voice {voice!r}; valid voices are: {valid}", voice=voice)
         self.voice = voice
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.voice,))
 
 
 class SpeechRenderError(Unavailable):
@@ -121,10 +119,8 @@ def _check_numbers(rate: int, repeat: int, pause_ms: int) -> None:
 
 @dataclass(frozen=True)
 class SpeechSettings:
-    """How one center speaks its calls. ``voice=None`` means the language's default voice.
-
-    Custom sentences: ``templates={**DEFAULT_TEMPLATES, "vi": Templates(call=..., recall=...)}``.
-    """
+    """How a center speaks its calls; ``voice=None`` is the language's default voice. Own words:
+    ``templates={**DEFAULT_TEMPLATES, "vi": Templates(call=..., recall=...)}``."""
 
     language: Language = "vi"
     voice: str | None = None
@@ -160,14 +156,12 @@ def repeat_wav(wav: bytes, repeat: int, pause_ms: int) -> bytes:
         frames = reader.readframes(params.nframes)
     if params.nframes == 0:
         raise SpeechRenderError("the synthesizer produced no audio")
-    silent_sample = b"\x80" if params.sampwidth == 1 else b"\x00" * params.sampwidth
+    # Zero is silence in signed 16-bit PCM, what libespeak-ng produces.
     pause_frames = round(params.framerate * pause_ms / 1000)
-    silence = silent_sample * params.nchannels * pause_frames
+    silence = b"\x00" * params.sampwidth * params.nchannels * pause_frames
     out = io.BytesIO()
     with wave.open(out, "wb") as writer:
-        writer.setnchannels(params.nchannels)
-        writer.setsampwidth(params.sampwidth)
-        writer.setframerate(params.framerate)
+        writer.setparams(params)  # the frame count in the header is corrected on close
         writer.writeframes(silence.join([frames] * repeat))
     return out.getvalue()
 
@@ -180,11 +174,8 @@ _engine_holder: list[Any] = []  # keeps pyttsx3's per-process engine alive betwe
 def render_announcement(
     text: str, voice: str, rate: int, *, repeat: int = 1, pause_ms: int = DEFAULT_PAUSE_MS
 ) -> bytes:
-    """Render ``text`` to WAV bytes with pyttsx3 + espeak-ng, in the calling process. Blocking.
-
-    Meant for a worker process (``SpeechRenderer`` runs it in one); in a web process prefer
-    ``SpeechRenderer.render`` or ``AnnouncementCache.get_or_render``.
-    """
+    """WAV bytes of ``text`` from pyttsx3 + espeak-ng in THIS process, blocking: meant for the
+    worker process that ``SpeechRenderer`` starts, not for the event loop."""
     clean = _normalized_text(text)
     espeak_id = voice_id(voice)
     _check_numbers(rate, repeat, pause_ms)
@@ -211,16 +202,12 @@ def _save_with_pyttsx3(text: str, espeak_id: str, rate: int, target: Path) -> by
     finished = threading.Event()
     failures: list[str] = []
 
-    def on_finished(completed: bool = True, **_: object) -> None:
-        if not completed:
-            failures.append("the utterance was cancelled")
+    def on_done(completed: bool = True, exception: object = None, **_: object) -> None:
+        if exception is not None or not completed:
+            failures.append(f"pyttsx3: {exception or 'the utterance was cancelled'}")
         finished.set()
 
-    def on_error(exception: BaseException | None = None, **_: object) -> None:
-        failures.append(f"pyttsx3 error: {exception}")
-        finished.set()
-
-    tokens = [engine.connect("finished-utterance", on_finished), engine.connect("error", on_error)]
+    tokens = [engine.connect(topic, on_done) for topic in ("finished-utterance", "error")]
     try:
         # The driver prints "Audio saved to …"; a worker's stdout is nobody's business.
         with contextlib.redirect_stdout(io.StringIO()):
@@ -253,16 +240,20 @@ class SpeechRenderer:
     (at most ``max_workers`` at once), killed if it outlives ``timeout`` or its caller."""
 
     def __init__(self, *, max_workers: int = 1, timeout: float = RENDER_TIMEOUT_S) -> None:
+        import asyncio
+
         self._slots = asyncio.Semaphore(max_workers)
         self._timeout = timeout
 
     async def render(
         self, text: str, voice: str, rate: int, *, repeat: int = 1, pause_ms: int = DEFAULT_PAUSE_MS
     ) -> bytes:
+        import asyncio
+
         voice_id(voice)  # refuse here rather than in a child process
         _check_numbers(rate, repeat, pause_ms)
-        request = {"text": _normalized_text(text), "voice": voice, "rate": rate}
-        request |= {"repeat": repeat, "pause_ms": pause_ms}
+        request = dict(text=_normalized_text(text), voice=voice, rate=rate, repeat=repeat)
+        request["pause_ms"] = pause_ms
         async with self._slots:
             child = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "displays.speech", env=_worker_env(),
@@ -285,8 +276,7 @@ class SpeechRenderer:
         return wav
 
 
-def _worker_env() -> dict[str, str]:
-    """The environment of a worker: ours, with the folder holding ``displays`` importable."""
+def _worker_env() -> dict[str, str]:  # ours, with the folder holding ``displays`` importable
     env = dict(os.environ)
     root = str(Path(__file__).resolve().parents[1])
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
@@ -308,11 +298,8 @@ def _worker_main() -> int:
 
 
 class AnnouncementCache:
-    """WAV files under ``folder`` named ``<sha256>.wav``, rendered once per key.
-
-    Concurrent requests for one key share one render; files appear atomically (temp + rename),
-    so a reader never sees half a file. ``renders`` counts the renders this instance started.
-    """
+    """``<sha256>.wav`` files under ``folder``. Concurrent requests for a key share one render;
+    files appear atomically (temp + rename); ``renders`` counts the renders this one started."""
 
     def __init__(self, folder: Path | str, renderer: Renderer | None = None) -> None:
         self.folder = Path(folder)
@@ -328,13 +315,9 @@ class AnnouncementCache:
         """The content hash that names the audio of these words in this voice at this rate."""
         _check_numbers(rate, repeat, pause_ms)
         spec = {
-            "format": CACHE_FORMAT,
-            "voice": voice_id(voice),
-            "rate": rate,
-            "repeat": repeat,
-            "pause_ms": pause_ms if repeat > 1 else 0,
-            "text": _normalized_text(text),
-        }
+            "format": CACHE_FORMAT, "voice": voice_id(voice), "rate": rate, "repeat": repeat,
+            "pause_ms": pause_ms if repeat > 1 else 0, "text": _normalized_text(text),
+        }  # fmt: skip
         canonical = json.dumps(spec, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
@@ -348,6 +331,8 @@ class AnnouncementCache:
     async def get_or_render(
         self, text: str, voice: str, rate: int, *, repeat: int = 1, pause_ms: int = DEFAULT_PAUSE_MS
     ) -> Path:
+        import asyncio
+
         key = self.key_for(text, voice, rate, repeat=repeat, pause_ms=pause_ms)
         path = self.folder / f"{key}.wav"
         if path.is_file():
@@ -370,6 +355,8 @@ class AnnouncementCache:
     async def _render_to(
         self, path: Path, text: str, voice: str, rate: int, *, repeat: int, pause_ms: int
     ) -> Path:
+        import asyncio
+
         self.renders += 1
         wav = await self._renderer.render(text, voice, rate, repeat=repeat, pause_ms=pause_ms)
         await asyncio.to_thread(_write_atomically, path, wav)

@@ -102,6 +102,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     problems.install(app)
     for module in (public, tickets, counters, admin, health):
         app.include_router(module.router)
+    # Pages and their helpers live beside the code they show (displays/, counters/,
+    # monitoring/); each package exposes one router.
+    from counters.routes import router as counter_pages
+    from displays.routes import router as display_pages
+    from monitoring.routes import router as monitoring_pages
+
+    for router in (display_pages, counter_pages, monitoring_pages):
+        app.include_router(router)
     for mount, folder in (("/static/displays", "displays/static"),
                           ("/static/counters", "counters/static"),
                           ("/static/monitoring", "monitoring/static")):

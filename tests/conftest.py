@@ -88,3 +88,24 @@ def artifacts_dir() -> Path:
 
 def flat_pairs(flat: list[Any]) -> dict[str, str]:
     return {flat[i]: flat[i + 1] for i in range(0, len(flat), 2)}
+
+
+@pytest.fixture(scope="session")
+def live_redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A Redis of its own for the live server: engine tests flush theirs between tests."""
+    server = start_standalone(tmp_path_factory.mktemp("live-redis"))
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def live_server(live_redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """One real server (uvicorn child process) for the session.
+
+    Tests that use it never flush its Redis; they create accounts with unique names (see
+    tests/live.py) and, where they need a quiet center, pick one no other test uses."""
+    from tests.live import LiveServer
+
+    server = LiveServer(live_redis_url, tmp_path_factory.mktemp("live")).start()
+    yield server
+    server.stop()

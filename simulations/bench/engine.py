@@ -86,6 +86,9 @@ class Tally:
             "by_op": dict(sorted(self.ops.items())),
             "client_cpu_usec_per_op": round(self.client_cpu_s * 1e6 / total, 1),
             "redis_cpu_usec_per_op": round(self.redis_cpu_s * 1e6 / total, 1),
+            # Busy share of one core: near 1.0 means that side is the bottleneck.
+            "client_cpu_busy": round(self.client_cpu_s / self.seconds, 2) if self.seconds else 0,
+            "redis_cpu_busy": round(self.redis_cpu_s / self.seconds, 2) if self.seconds else 0,
         }
 
 
@@ -300,6 +303,7 @@ async def prepare(client: RedisClient, flush: bool, url: str) -> None:
 
 
 async def measure(args: argparse.Namespace, url: str) -> dict[str, Any]:
+    load_before = os.getloadavg()[0]
     client = connect(url, max_connections=max(64, args.clients + 8))
     runner = ScriptRunner(client, batch=not args.no_batch, max_batch=args.max_batch,
                           max_inflight=args.max_inflight)
@@ -345,7 +349,9 @@ async def measure(args: argparse.Namespace, url: str) -> dict[str, Any]:
                        "max_inflight": runner.max_inflight},
         },
         "versions": {**versions(), "server": server_version},
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
+                    # Other processes share the cores: a high load average means noisy figures.
+                    "loadavg_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)]},
     }
 
 
@@ -418,6 +424,10 @@ def render(result: dict[str, Any]) -> str:
         "  CPU µs per op      " + ", ".join(
             f"{kind}: client {w['client_cpu_usec_per_op']}, redis {w['redis_cpu_usec_per_op']}"
             for kind, w in work.items()),
+        "  CPU busy (cores)   " + ", ".join(
+            f"{kind}: client {w['client_cpu_busy']}, redis {w['redis_cpu_busy']}"
+            for kind, w in work.items())
+        + f"   load average {result['machine']['loadavg_1min']}",
         f"  waiting max        {result['waiting_max']:>9,}   (all centers, end of each round)",
         "  versions           " + ", ".join(f"{k} {v}" for k, v in result["versions"].items()),
     ]

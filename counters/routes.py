@@ -1,0 +1,7 @@
+"""HTTP routes of the counters package, mounted by queue_server.app.create_app."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()

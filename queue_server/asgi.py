@@ -1,0 +1,12 @@
+"""Entry point for ``uvicorn queue_server.asgi:create --factory`` (settings from QMS_*)."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from queue_server.app import create_app
+from queue_server.settings import Settings
+
+
+def create() -> FastAPI:
+    return create_app(Settings.from_env())
