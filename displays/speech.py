@@ -259,10 +259,9 @@ class SpeechRenderer:
                 sys.executable, "-m", "displays.speech", env=_worker_env(),
                 stdin=PIPE, stdout=PIPE, stderr=PIPE,
             )  # fmt: skip
+            talk = child.communicate(json.dumps(request).encode())
             try:
-                wav, err = await asyncio.wait_for(
-                    child.communicate(json.dumps(request).encode()), self._timeout
-                )
+                wav, err = await asyncio.wait_for(talk, self._timeout)
             except BaseException as exc:  # timed out or cancelled: no orphan synthesizer
                 with contextlib.suppress(ProcessLookupError):
                     child.kill()
@@ -277,10 +276,8 @@ class SpeechRenderer:
 
 
 def _worker_env() -> dict[str, str]:  # ours, with the folder holding ``displays`` importable
-    env = dict(os.environ)
-    root = str(Path(__file__).resolve().parents[1])
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
-    return env
+    paths = [str(Path(__file__).resolve().parents[1]), os.environ.get("PYTHONPATH", "")]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
 
 
 def _worker_main() -> int:

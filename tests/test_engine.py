@@ -142,6 +142,8 @@ async def test_illegal_moves_are_refused_without_writes(any_engine: Engine) -> N
 
 async def test_transfer_keeps_arrival_and_targets_counter(any_engine: Engine) -> None:
     first = await any_engine.issue(C, "certification")
+    # One millisecond later for sure: equal arrivals would be ordered by ticket id instead.
+    await shift_clock(any_engine.runner.client, C, 2)
     await any_engine.issue(C, "land")
     await open_counter(any_engine)
     await open_counter(any_engine, "2", "binh")  # counter 2: land, construction

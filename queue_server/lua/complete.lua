@@ -23,7 +23,7 @@ if t.staff ~= '' then
   local staff = 'st:' .. t.staff .. ':'
   day_inc(now, staff .. 'served')
   day_inc(now, staff .. 'svc_ms', served)
-  day_inc(now, staff .. 'wait_ms', tonumber(t.called) - tonumber(t.issued))
+  day_inc(now, staff .. 'wait_ms', tonumber(t.called) - wait_start(t))
 end
 local event = emit('completed', now, {ticket = ticket_view(t), counter = counter_view(c)})
 return finish({ticket = ticket_view(t), counter = counter_view(c), event = event})

@@ -300,6 +300,13 @@ local function waiting_of(...)
   return out
 end
 
+-- When a ticket's wait began: its arrival (a check-in for appointments), or, for a transferred
+-- ticket, the transfer (its first wait was counted at its first call).
+local function wait_start(t)
+  if t.channel == 'transfer' then return tonumber(t.issued) end
+  return tonumber(t.arrived)
+end
+
 -- waiting -> called at counter c (call next, call a chosen ticket).
 local function do_call(t, c, now, streak)
   dequeue(t)
@@ -310,7 +317,7 @@ local function do_call(t, c, now, streak)
   set_ticket(t, 'status', 'called', 'called', now, 'counter', c.id, 'staff', t.staff,
     'recalls', 0)
   live('called', 1)
-  local waited = now - tonumber(t.issued)
+  local waited = now - wait_start(t)
   observe('wait', t.service, waited, WAIT_BOUNDS)
   inc('calls|' .. t.service)
   day_inc(now, 'called')

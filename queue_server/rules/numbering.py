@@ -27,7 +27,7 @@ def ticket_id(center_id: str, day: str, number: str) -> str:
 
 def center_of_ticket(ticket_id_text: str) -> str:
     """The center a ticket id belongs to, or InvalidInput naming the expected shape."""
-    match = TICKET_ID_PATTERN.match(ticket_id_text)
+    match = TICKET_ID_PATTERN.fullmatch(ticket_id_text)
     if match is None:
         raise InvalidInput(
             f"ticket id {ticket_id_text!r} is not of the form CENTER-YYYYMMDD-A023",
