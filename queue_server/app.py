@@ -28,7 +28,7 @@ from queue_server.errors import Unavailable
 from queue_server.live.hub import Hub
 from queue_server.live.server import start_server
 from queue_server.province import load_province
-from queue_server.redis_client import RedisClient, connect
+from queue_server.redis_client import RedisClient, close, connect
 from queue_server.script_runner import ScriptRunner
 from queue_server.settings import Settings
 
@@ -57,7 +57,7 @@ async def build_services(settings: Settings, stack: AsyncExitStack) -> Services:
         stack.callback(embedded.stop)
         url = embedded.url
     client: RedisClient = connect(url)
-    stack.push_async_callback(client.aclose)
+    stack.push_async_callback(close, client)
     runner = ScriptRunner(client, batch=settings.script_batching)
     stack.push_async_callback(runner.aclose)
     await _load_scripts(runner)
@@ -69,7 +69,7 @@ async def build_services(settings: Settings, stack: AsyncExitStack) -> Services:
         signer=TokenSigner(settings.secret_key, settings.staff_token_hours * 3600))
     # The hub's blocking reads get their own connection pool.
     reader: RedisClient = connect(url, max_connections=4)
-    stack.push_async_callback(reader.aclose)
+    stack.push_async_callback(close, reader)
     hub = Hub(reader, heartbeat_s=settings.ws_heartbeat_s)
     hub.start()
     stack.push_async_callback(hub.stop)

@@ -9,7 +9,7 @@ from queue_server.auth import Role
 from queue_server.embedded import EmbeddedRedis
 from queue_server.errors import QmsError
 from queue_server.province import load_province
-from queue_server.redis_client import connect
+from queue_server.redis_client import close, connect
 from queue_server.script_runner import ScriptRunner
 from queue_server.settings import Settings
 
@@ -22,7 +22,7 @@ async def _store(settings: Settings, stack: AsyncExitStack) -> AccountStore:
         stack.callback(embedded.stop)
         url = embedded.url
     client = connect(url)
-    stack.push_async_callback(client.aclose)
+    stack.push_async_callback(close, client)
     runner = ScriptRunner(client, batch=False)
     await runner.load()
     return AccountStore(runner)

@@ -4,7 +4,7 @@
 
     QmsError
     ├── ConfigError            the province configuration is malformed (names file and key)
-    ├── InvalidInput           an argument has the wrong type or value (names it, says what was expected)
+    ├── InvalidInput           a wrong type or value (names it, says what was expected)
     ├── Unauthenticated        no valid token (401)
     ├── Forbidden              a valid token without the right role or center (403)
     ├── RateLimited            too many requests in a window (429, with retry_after)

@@ -44,13 +44,23 @@ def connect(url: str, *, max_connections: int = 64) -> RedisClient:
         if not path:
             raise ConfigError(f"Redis URL {url!r}: expected /service_name after the sentinels",
                               key="url")
-        sentinel = Sentinel(_hosts(parts.netloc, url), socket_connect_timeout=2.0)
+        sentinel = Sentinel(  # type: ignore[no-untyped-call]
+            _hosts(parts.netloc, url), socket_connect_timeout=2.0)
         db = int(path[1]) if len(path) > 1 else 0
-        return sentinel.master_for(path[0], db=db, max_connections=max_connections)
+        client = sentinel.master_for(path[0], db=db, max_connections=max_connections)
+        client.qms_sentinels = sentinel.sentinels  # closed with it, see close()
+        return client
     raise ConfigError(
         f"Redis URL {url!r}: expected redis://, rediss://, redis+sentinel:// or redis+cluster://",
         key="url",
     )
+
+
+async def close(client: RedisClient) -> None:
+    """Close a client and, under Sentinel, its connections to the sentinels too."""
+    await client.aclose()
+    for sentinel in getattr(client, "qms_sentinels", ()):
+        await sentinel.aclose()
 
 
 def is_cluster(client: RedisClient) -> bool:

@@ -45,13 +45,13 @@ Trang / Pages (center {center}; any of the 54 codes works):
 async def _bootstrap(settings: Settings, center: str) -> list[str]:
     from queue_server import bootstrap
     from queue_server.accounts import AccountStore
-    from queue_server.redis_client import connect
+    from queue_server.redis_client import close, connect
     from queue_server.script_runner import ScriptRunner
 
     assert settings.redis_url is not None
     async with AsyncExitStack() as stack:
         client = connect(settings.redis_url)
-        stack.push_async_callback(client.aclose)
+        stack.push_async_callback(close, client)
         runner = ScriptRunner(client, batch=False)
         await runner.load()
         return await bootstrap.ensure_demo(AccountStore(runner), center)

@@ -30,7 +30,7 @@ def translate_error(error: Exception) -> Exception:
     if isinstance(error, ResponseError):
         text = str(error)
         if text.startswith("QMS "):
-            _, code, detail = (text.split(" ", 2) + [""])[:3]
+            _, code, detail = [*text.split(" ", 2), ""][:3]
             # Redis may append where the error was raised; the sentence ends before that.
             detail = detail.split(" script: ")[0].strip()
             return ERRORS_BY_CODE.get(code, QmsError)(detail)

@@ -44,7 +44,8 @@ def summary(province: Province, center: Center, snapshot: dict[str, Any]) -> dic
         "served_today": served,
         "mean_wait_today_s": round(int(day.get("wait_ms", 0)) / called / 1000) if called else 0,
         "no_show_rate_today": round(no_shows / (served + no_shows), 3) if served + no_shows else 0,
-        "satisfaction_today": round(int(day.get("rating_sum", 0)) / ratings, 2) if ratings else None,
+        "satisfaction_today": (
+            round(int(day.get("rating_sum", 0)) / ratings, 2) if ratings else None),
         "last_id": snapshot["last_id"],
         "services": service_rows(province, snapshot),
     }

@@ -15,7 +15,7 @@ import pytest
 from queue_server.engine import Engine
 from queue_server.keys import clock_key
 from queue_server.province import Province, load_province
-from queue_server.redis_client import RedisClient, connect, is_cluster
+from queue_server.redis_client import RedisClient, close, connect, is_cluster
 from queue_server.script_runner import ScriptRunner
 from tests.servers import RedisClusterProcesses, start_standalone
 
@@ -54,7 +54,7 @@ async def make_engine(url: str, province: Province, *, batch: bool = True) -> En
 
 async def close_engine(engine: Engine) -> None:
     await engine.runner.aclose()
-    await engine.runner.client.aclose()
+    await close(engine.runner.client)
 
 
 @pytest.fixture

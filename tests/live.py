@@ -20,7 +20,7 @@ import httpx
 from queue_server.accounts import AccountStore
 from queue_server.auth import Role
 from queue_server.embedded import free_port
-from queue_server.redis_client import connect
+from queue_server.redis_client import close, connect
 from queue_server.script_runner import ScriptRunner
 from tests.servers import scaled
 
@@ -103,7 +103,7 @@ class Bootstrap:
             await runner.load()
             return await coroutine_factory(AccountStore(runner))
         finally:
-            await client.aclose()
+            await close(client)
 
     def account(self, username: str, role: str, center: str | None,
                 password: str = "matkhau123") -> None:

@@ -11,7 +11,7 @@ import asyncio
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -41,7 +41,7 @@ class EngineMatchesModel(RuleBasedStateMachine):
     loop: asyncio.AbstractEventLoop
     engine: Engine
     province: Province
-    seen: Counter[str] = Counter()  # which paths the runs took, checked by the test
+    seen: ClassVar[Counter[str]] = Counter()  # which paths the runs took, printed by the test
 
     def __init__(self) -> None:
         super().__init__()
@@ -101,8 +101,9 @@ class EngineMatchesModel(RuleBasedStateMachine):
 
     # ------------------------------------------------------------------ rules
 
-    @initialize(waiting=st.lists(st.tuples(st.sampled_from(SERVICES[:3]),
-                                           st.sampled_from(PRIORITIES[:4])), min_size=3, max_size=10))
+    @initialize(waiting=st.lists(
+        st.tuples(st.sampled_from(SERVICES[:3]), st.sampled_from(PRIORITIES[:4])),
+        min_size=3, max_size=10))
     def open_day(self, waiting: list[tuple[str, str]]) -> None:
         """Most runs start like a morning: two counters open and a few citizens waiting."""
         for counter, staff in (("1", "s1"), ("2", "s2")):

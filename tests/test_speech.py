@@ -332,6 +332,13 @@ async def test_real_render_speaks_exactly_the_text(voice: str, tmp_path: Path) -
     assert _frames(other) == _espeak_cli_frames(CALL_A024, voice, RATE, tmp_path)
 
 
+@pytest.mark.parametrize("rate", [100, 200, 260])
+async def test_the_asked_rate_is_the_spoken_rate(rate: int, tmp_path: Path) -> None:
+    # pyttsx3 2.99 can discard a rate change (see _save_with_pyttsx3); the samples prove it held.
+    wav = await SpeechRenderer().render(CALL_A023, "north", rate)
+    assert _frames(wav) == _espeak_cli_frames(CALL_A023, "north", rate, tmp_path)
+
+
 async def test_voices_sound_different_and_repeat_adds_a_pause() -> None:
     renderer = SpeechRenderer(max_workers=3)
     north, central, south = await asyncio.gather(

@@ -8,7 +8,14 @@ from fastapi import APIRouter
 from starlette.responses import Response
 
 from queue_server.api.deps import IdempotencyDep, PrincipalDep, ServicesDep, scoped_key
-from queue_server.api.schemas import CounterServicesIn, DeviceIn, DeviceOut, OutcomeOut, StaffIn, TransferIn
+from queue_server.api.schemas import (
+    CounterServicesIn,
+    DeviceIn,
+    DeviceOut,
+    OutcomeOut,
+    StaffIn,
+    TransferIn,
+)
 from queue_server.auth import Role
 from queue_server.errors import Forbidden, InvalidInput, NotFound
 from queue_server.rules.numbering import center_of_ticket

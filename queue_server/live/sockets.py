@@ -26,7 +26,7 @@ CLOSE_TOO_SLOW = 4408
 SYNC_BUFFER_LIMIT = 10_000
 
 # (socket, event) -> frame to send, or None to skip this event
-Filter = Callable[["SocketSubscriber", StreamEvent], dict[str, Any] | None | bool]
+Filter = Callable[["SocketSubscriber", StreamEvent], dict[str, Any] | bool | None]
 # Sends the socket what it lacks; returns, per center, the stream id it is now current to.
 Resync = Callable[["SocketSubscriber"], Awaitable[dict[str, str]]]
 
@@ -89,7 +89,7 @@ class SocketSubscriber:
     def _send_event(self, event: StreamEvent) -> None:
         if id_tuple(event.id) <= id_tuple(self.sent.get(event.center, "0-0")):
             return
-        custom: dict[str, Any] | None | bool = True
+        custom: dict[str, Any] | bool | None = True
         if self.accept is not None:
             custom = self.accept(self, event)
             if not custom:

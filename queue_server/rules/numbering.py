@@ -11,7 +11,9 @@ import re
 
 from queue_server.errors import InvalidInput
 
-TICKET_ID_PATTERN = re.compile(r"^(?P<center>[0-9A-Za-z_]{1,16})-(?P<day>\d{8})-(?P<number>[A-Z]{1,3}\d{3,5})$")
+TICKET_ID_PATTERN = re.compile(
+    r"(?P<center>[0-9A-Za-z_]{1,16})-(?P<day>\d{8})-(?P<number>[A-Z]{1,3}\d{3,5})"
+)
 PREFIX_PATTERN = re.compile(r"^[A-Z]{1,3}$")
 
 

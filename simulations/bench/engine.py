@@ -75,7 +75,8 @@ class Tally:
 
     @property
     def total(self) -> int:
-        return sum(self.ops.values())
+        # "call_next_empty" counts call_next answers without a ticket: already in call_next.
+        return sum(n for op, n in self.ops.items() if op != "call_next_empty")
 
     def summary(self) -> dict[str, Any]:
         total = max(self.total, 1)
@@ -101,8 +102,10 @@ class Server:
 
     async def _per_node(self, *args: str) -> list[Any]:
         if self.cluster:
-            found = await self.client.execute_command(*args, target_nodes=self.client.PRIMARIES)
-            return list(found.values())
+            primaries = self.client.get_primaries()
+            found = await self.client.execute_command(*args, target_nodes=primaries)
+            # One target node answers as such; several answer as {node name: answer}.
+            return [found] if len(primaries) == 1 else list(found.values())
         return [await self.client.execute_command(*args)]
 
     async def info(self, section: str) -> list[dict[str, Any]]:
@@ -293,7 +296,7 @@ def shown_url(url: str) -> str:
 async def prepare(client: RedisClient, flush: bool, url: str) -> None:
     size = await client.dbsize()
     if size and not flush:
-        raise SystemExit(f"{shown_url(url)} holds {size} keys; the bench writes tickets and "
+        raise SystemExit(f"{shown_url(url)} holds {size} key(s); the bench writes tickets and "
                          "resets the server's stats: pass --flush to let it empty the database")
     if size:
         if is_cluster(client):
