@@ -4,10 +4,11 @@ PY ?= .venv/bin/python
 .PHONY: install run test lint bench
 
 install:
-	bash scripts/install.sh
+	bash scripts/install.sh test
 
-run: install
-	$(PY) -m queue_server run
+run:
+	bash scripts/install.sh run
+	$(PY) -m queue_server run --bootstrap
 
 test: install
 	$(PY) -m ruff check .

@@ -1,0 +1,290 @@
+// Shared by the counter console, the supervisor page and the rating tablet: the HTTP client
+// (problem+json errors, idempotency keys kept across retries), the live feed (resumable
+// WebSocket), the saved login, and formatting. Vietnamese first, English second.
+
+export const $ = (selector, root = document) => root.querySelector(selector);
+export const $$ = (selector, root = document) => [...root.querySelectorAll(selector)];
+
+export function escapeHtml(text) {
+  return String(text ?? "").replace(/[&<>"']/g, (c) => ({
+    "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;",
+  }[c]));
+}
+
+// crypto.randomUUID exists only in secure contexts (https, localhost); a center's LAN often
+// serves plain http, where getRandomValues still works.
+export function newKey() {
+  if (globalThis.crypto?.randomUUID) return crypto.randomUUID();
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  const h = [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+// ------------------------------------------------------------------ the saved login
+
+export class Session {
+  constructor(storageKey) {
+    this.storageKey = storageKey;
+    this.data = null;
+    try { this.data = JSON.parse(localStorage.getItem(storageKey) || "null"); } catch { /* */ }
+  }
+  get token() { return this.data?.token || ""; }
+  get valid() { return Boolean(this.token) && (!this.data.expiresAt || Date.now() < this.data.expiresAt); }
+  save(login) {
+    this.data = { token: login.token, username: login.username, name: login.name,
+      role: login.role, center: login.center,
+      expiresAt: Date.now() + (login.expires_in || 0) * 1000 };
+    localStorage.setItem(this.storageKey, JSON.stringify(this.data));
+  }
+  clear() {
+    this.data = null;
+    localStorage.removeItem(this.storageKey);
+  }
+}
+
+// ------------------------------------------------------------------ HTTP
+
+export class ApiError extends Error {
+  constructor(status, problem) {
+    super(problem.detail || problem.title || `HTTP ${status}`);
+    this.status = status;
+    this.code = (problem.type || "").split("/").pop() || "network";
+    this.detail = problem.detail || "";
+    this.title = problem.title || "";
+  }
+}
+
+const RETRY_STATUS = new Set([502, 503, 504]);
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// One request; a network failure or a 502/503/504 is retried with the SAME Idempotency-Key,
+// so the server acts at most once whatever happened to the first answer.
+export async function api(session, method, path, { body, key, attempts = 3 } = {}) {
+  const headers = { Accept: "application/json" };
+  if (session?.token) headers.Authorization = `Bearer ${session.token}`;
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (key) headers["Idempotency-Key"] = key;
+  let lastError = null;
+  for (let attempt = 0; attempt < attempts; attempt++) {
+    if (attempt) await sleep(300 * 3 ** (attempt - 1));
+    let response;
+    try {
+      response = await fetch(path, { method, headers,
+        body: body === undefined ? undefined : JSON.stringify(body) });
+    } catch (error) {
+      lastError = new ApiError(0, { title: "Không kết nối được máy chủ / Cannot reach the server",
+        detail: String(error.message || error) });
+      continue;
+    }
+    if (response.ok) return response.status === 204 ? null : response.json();
+    let problem = {};
+    try { problem = await response.json(); } catch { /* not JSON */ }
+    lastError = new ApiError(response.status, problem);
+    if (!RETRY_STATUS.has(response.status)) break;
+  }
+  throw lastError;
+}
+
+export async function login(username, password) {
+  return api(null, "POST", "/api/v1/auth/login", { body: { username, password }, attempts: 1 });
+}
+
+// What a person is told about a refused request: [Vietnamese, English].
+export function explain(error) {
+  const d = error.detail || "";
+  const held = d.match(/is (?:taken|held) by (\S+?)(?::|,|$)/);
+  if (error.status === 0) return ["Không kết nối được máy chủ. Kiểm tra mạng rồi thử lại.",
+    "Cannot reach the server. Check the network and try again."];
+  if (error.status === 401) {
+    if (/wrong username or password/.test(d)) return ["Sai tên đăng nhập hoặc mật khẩu.",
+      "Wrong username or password."];
+    return ["Phiên đăng nhập đã hết hạn hoặc không còn hợp lệ.",
+      "Your login has expired or is no longer valid."];
+  }
+  if (error.status === 403) return ["Tài khoản này không có quyền thực hiện thao tác này.",
+    "This account may not do this."];
+  if (/is taken by/.test(d) && held) return [
+    `Quầy đang do ${held[1]} phụ trách: cần giám sát viên bàn giao quầy.`,
+    `The counter is held by ${held[1]}: a supervisor must hand it over.`];
+  if (/is held by/.test(d) && held) return [
+    `Quầy hiện do ${held[1] === "nobody" ? "không ai" : held[1]} phụ trách, không phải bạn.`,
+    `The counter is held by ${held[1]}, not by you.`];
+  if (error.code === "illegal-transition" && /cannot call ticket/.test(d)) return [
+    "Số này không còn chờ: có thể quầy khác vừa gọi. Danh sách đã được làm mới.",
+    "This ticket is no longer waiting: another counter may have just called it. The list is refreshed."];
+  if (/not in hand|no ticket in hand/.test(d)) return [
+    "Quầy không còn giữ số này: trạng thái đã thay đổi. Màn hình đã được làm mới.",
+    "The counter no longer holds this ticket: the state changed. The view is refreshed."];
+  if (/still has ticket|has ticket .* in hand/.test(d)) return [
+    "Quầy đang có số trong tay: hãy hoàn thành, chuyển hoặc đánh dấu vắng mặt trước.",
+    "A ticket is still in hand: complete it, transfer it or mark it no-show first."];
+  if (/does not serve ticket/.test(d)) return ["Quầy này không phục vụ dịch vụ của số đó.",
+    "This counter does not serve that ticket's service."];
+  if (/already rated/.test(d)) return ["Số này đã được đánh giá.", "This ticket was already rated."];
+  if (error.code === "counter-state") return ["Trạng thái quầy vừa thay đổi; thao tác không thực hiện được.",
+    "The counter's state changed; the action could not be done."];
+  if (error.code === "illegal-transition") return ["Trạng thái của số đã thay đổi; thao tác không thực hiện được.",
+    "The ticket's state changed; the action could not be done."];
+  const [vi, en] = (error.title || "Lỗi / Error").split(" / ");
+  return [`${vi}.`, `${en || ""}.`];
+}
+
+// ------------------------------------------------------------------ the live feed
+
+let wsConfig = null;
+export async function wsBase() {
+  if (!wsConfig) wsConfig = await api(null, "GET", "/api/v1/config");
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  return `${scheme}://${location.hostname}:${wsConfig.ws_port}${wsConfig.ws_path || "/ws"}`;
+}
+
+export function idAfter(a, b) {
+  // Stream ids compare as (ms, seq); true when a is strictly later than b.
+  const [am, as] = String(a || "0-0").split("-").map(Number);
+  const [bm, bs] = String(b || "0-0").split("-").map(Number);
+  return am > bm || (am === bm && (as || 0) > (bs || 0));
+}
+
+// A WebSocket channel that reconnects with backoff and resumes from the last id it saw:
+// the server replays what was missed, or sends a fresh snapshot.
+export class LiveFeed {
+  constructor({ channel, token, onSnapshot, onEvent, onStatus, onAuthError, onRefused }) {
+    Object.assign(this, { channel, token, onSnapshot, onEvent, onStatus, onAuthError, onRefused });
+    this.lastId = null;
+    this.socket = null;
+    this.stopped = false;
+    this.backoff = 500;
+    this.watchdog = null;
+  }
+
+  async start() {
+    this.stopped = false;
+    let base;
+    try { base = await wsBase(); } catch { return this.retry(); }
+    if (this.stopped) return;
+    const resume = this.lastId ? `&last_id=${encodeURIComponent(this.lastId)}` : "";
+    const url = `${base}/${this.channel}?token=${encodeURIComponent(this.token)}${resume}`;
+    const socket = new WebSocket(url, ["qms.json"]);
+    this.socket = socket;
+    this.onStatus?.("connecting");
+    socket.onmessage = (message) => {
+      this.alive();
+      const frame = JSON.parse(message.data);
+      if (frame.type === "snapshot") {
+        this.lastId = frame.id;
+        this.backoff = 500;
+        this.onStatus?.("live");
+        this.onSnapshot?.(frame.snapshot, frame.id);
+      } else if (frame.type === "event") {
+        if (this.lastId && !idAfter(frame.id, this.lastId)) return;
+        this.lastId = frame.id;
+        this.backoff = 500;
+        this.onStatus?.("live");
+        this.onEvent?.(frame.event, frame.id);
+      } else if (frame.type === "heartbeat") {
+        this.onStatus?.("live");
+      }
+    };
+    socket.onopen = () => { this.alive(); this.onStatus?.("live"); };
+    socket.onclose = (close) => {
+      clearTimeout(this.watchdog);
+      if (this.socket !== socket || this.stopped) return;
+      if (close.code === 4401) { this.stopped = true; this.onAuthError?.(close.reason); return; }
+      if (close.code === 4403 || close.code === 4404) {
+        this.stopped = true;
+        this.onRefused?.(close.reason);
+        return;
+      }
+      this.retry();
+    };
+  }
+
+  alive() {
+    // Heartbeats come every ~15 s: silence for much longer means a dead link.
+    clearTimeout(this.watchdog);
+    this.watchdog = setTimeout(() => this.socket?.close(), 45000);
+  }
+
+  retry() {
+    if (this.stopped) return;
+    this.onStatus?.("offline");
+    setTimeout(() => this.start(), this.backoff);
+    this.backoff = Math.min(this.backoff * 2, 10000);
+  }
+
+  stop() {
+    this.stopped = true;
+    clearTimeout(this.watchdog);
+    const socket = this.socket;
+    this.socket = null;
+    socket?.close();
+  }
+}
+
+// ------------------------------------------------------------------ formatting
+
+// Milliseconds as m:ss, or h:mm:ss past an hour.
+export function duration(ms) {
+  const total = Math.max(0, Math.floor((ms || 0) / 1000));
+  const h = Math.floor(total / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const s = String(total % 60).padStart(2, "0");
+  return h ? `${h}:${String(m).padStart(2, "0")}:${s}` : `${m}:${s}`;
+}
+
+export function minutes(seconds) {
+  if (seconds === null || seconds === undefined) return "—";
+  const m = Math.round(seconds / 60);
+  return m < 1 ? `${Math.round(seconds)} giây` : `${m} phút`;
+}
+
+export function clockTime(ms) {
+  return new Date(ms).toLocaleTimeString("vi-VN", { hour: "2-digit", minute: "2-digit",
+    second: "2-digit", timeZone: "Asia/Ho_Chi_Minh" });
+}
+
+export const STATES = {
+  open: ["Đang mở", "Open"],
+  paused: ["Tạm dừng", "Paused"],
+  closed: ["Đã đóng", "Closed"],
+};
+
+export const STATUSES = {
+  waiting: ["Đang chờ", "Waiting"],
+  called: ["Đã gọi", "Called"],
+  serving: ["Đang phục vụ", "Serving"],
+  done: ["Đã xong", "Done"],
+  no_show: ["Vắng mặt", "No-show"],
+  transferred: ["Đã chuyển", "Transferred"],
+  cancelled: ["Đã hủy", "Cancelled"],
+  booked: ["Đã đặt hẹn", "Booked"],
+};
+
+export function both(pair, cls = "en") {
+  return `${escapeHtml(pair[0])} <span class="${cls}">/ ${escapeHtml(pair[1])}</span>`;
+}
+
+// The province's names: services, priority groups and pause reasons.
+export async function catalogue() {
+  const data = await api(null, "GET", "/api/v1/services");
+  const index = (rows) => Object.fromEntries(rows.map((r) => [r.id, r]));
+  return { ...data, service: index(data.services), priority: index(data.priorities),
+    reason: index(data.pause_reasons) };
+}
+
+// The server's clock: durations are measured against it, not the browser's.
+export class ServerClock {
+  constructor() { this.offset = 0; }
+  sync(serverNow) { if (serverNow) this.offset = serverNow - Date.now(); }
+  now() { return Date.now() + this.offset; }
+}
+
+export function showNotice(element, kind, pair, detail = "") {
+  if (!pair) { element.hidden = true; element.innerHTML = ""; return; }
+  element.hidden = false;
+  element.className = `notice ${kind}`;
+  element.innerHTML = `<strong>${escapeHtml(pair[0])}</strong> <span class="en">${escapeHtml(pair[1])}</span>`
+    + (detail ? `<div class="detail">${escapeHtml(detail)}</div>` : "");
+}
