@@ -125,6 +125,26 @@ class Engine:
         token_hash: str = "",
         idempotency_key: str | None = None,
     ) -> Ticket:
+        """Issue a ticket (kiosk, online, appointment booking) and return it."""
+        state = await self.issue_with_estimate(
+            center_id, service, channel=channel, priority=priority,
+            appointment_ms=appointment_ms, booked=booked, token_hash=token_hash,
+            idempotency_key=idempotency_key)
+        return state.ticket
+
+    async def issue_with_estimate(
+        self,
+        center_id: str,
+        service: str,
+        *,
+        channel: str = "kiosk",
+        priority: str | None = None,
+        appointment_ms: int | None = None,
+        booked: bool = False,
+        token_hash: str = "",
+        idempotency_key: str | None = None,
+    ) -> TicketState:
+        """Issue, and answer in the same round trip the people ahead and the estimated wait."""
         center = self._center(center_id)
         _text("service", service)
         _text("channel", channel)
@@ -133,13 +153,24 @@ class Engine:
             or appointment_ms < 0
         ):
             raise InvalidInput("appointment must be epoch milliseconds ≥ 0", field="appointment")
-        outcome = await self._transition(
+        raw = await self._call(
             "issue", center.id, idempotency_key, service, channel,
             _text("priority", priority or ""), appointment_ms or 0, "1" if booked else "0",
             _text("token hash", token_hash),
         )
-        assert outcome.ticket is not None
-        return outcome.ticket
+        return self._state(raw, token_hash)
+
+    @staticmethod
+    def _state(raw: dict[str, Any], token_hash: str) -> TicketState:
+        ticket = Ticket.from_wire(raw["ticket"])
+        load = raw["load"]
+        ahead = raw.get("ahead")
+        eta = None
+        if ahead is not None:
+            mean = mean_service_seconds(load["svc_ms"], load["svc_n"], load["typical_s"])
+            eta = estimate_wait_seconds(ahead, load["active"], mean)
+        now = raw.get("now") or ticket.issued
+        return TicketState(ticket, ahead, eta, load["active"], now, token_hash)
 
     async def check_in(self, ticket_id: str, *, idempotency_key: str | None = None) -> Outcome:
         return await self._ticket_action("check_in", ticket_id, idempotency_key)
@@ -260,14 +291,7 @@ class Engine:
         """A ticket with its place in the queue and estimated wait (an estimate: rules.md)."""
         center = self._center(center_of_ticket(_text("ticket", ticket_id)))
         raw = await self._call("ticket_read", center.id, None, ticket_id)
-        ticket = Ticket.from_wire(raw["ticket"])
-        load = raw["load"]
-        ahead = raw.get("ahead")
-        eta = None
-        if ahead is not None:
-            mean = mean_service_seconds(load["svc_ms"], load["svc_n"], load["typical_s"])
-            eta = estimate_wait_seconds(ahead, load["active"], mean)
-        return TicketState(ticket, ahead, eta, load["active"], raw["now"], raw.get("th") or "")
+        return self._state(raw, raw.get("th") or "")
 
     async def snapshot(
         self, center_id: str, *, tickets_per_queue: int = 0, metrics: bool = False,

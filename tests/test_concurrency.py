@@ -173,7 +173,7 @@ async def center_events(engine: Engine, center_id: str) -> list[dict[str, Any]]:
     ]
 
 
-def check_numbers(issued: Iterable[Ticket], province: Province) -> None:
+def check_numbers(issued: Iterable[Ticket], province: Province) -> dict[tuple[str, str, str], int]:
     """Per center, service and local day: numbers 1..n, each once, with the service's prefix."""
     prefixes = {s.id: s.prefix for s in province.services}
     numbers: defaultdict[tuple[str, str, str], list[int]] = defaultdict(list)
@@ -183,6 +183,7 @@ def check_numbers(issued: Iterable[Ticket], province: Province) -> None:
         numbers[center, ticket.service, day].append(int(number[len(prefixes[ticket.service]):]))
     for group, seen in numbers.items():
         assert sorted(seen) == list(range(1, len(seen) + 1)), f"numbers of {group}: gap or twin"
+    return {group: len(seen) for group, seen in numbers.items()}
 
 
 async def check_tickets(engine: Engine, log: DayLog) -> None:
@@ -280,7 +281,13 @@ def check_metrics(center: Center, snap: dict[str, Any], log: DayLog) -> None:
 
 
 async def check_day(engine: Engine, centers: list[Center], log: DayLog) -> None:
-    check_numbers(log.issued, engine.province)
+    last_numbers = check_numbers(log.issued, engine.province)
+    # The day's sequence in Redis ends at n too: no refused or lost issue consumed a number.
+    for center, day in {(center, day) for center, _, day in last_numbers}:
+        seq = await engine.runner.client.hgetall(keys.center_key(center, "seq", day))
+        assert {k.decode(): int(v) for k, v in seq.items()} == {
+            service: n for (c, service, d), n in last_numbers.items() if (c, d) == (center, day)
+        }
     await check_tickets(engine, log)
     streamed: set[str] = set()
     for center in centers:

@@ -20,7 +20,7 @@ from queue_server.api.schemas import (
 )
 from queue_server.auth import Principal, Role
 from queue_server.engine import Engine
-from queue_server.errors import IllegalTransition, InvalidInput
+from queue_server.errors import Forbidden, IllegalTransition, InvalidInput
 from queue_server.models import Outcome
 
 router = APIRouter(prefix="/api/v1", tags=["counters"])
@@ -140,7 +140,7 @@ async def live(center_id: str, services: ServicesDep, principal: PrincipalDep,
 @router.get("/me/day", summary="The logged-in staff member's day so far")
 async def my_day(services: ServicesDep, principal: PrincipalDep) -> dict[str, Any]:
     if principal.role not in WORKERS or principal.center is None:
-        raise InvalidInput("'my day' is for staff and supervisors of a center")
+        raise Forbidden("'my day' is for staff and supervisors of a center")
     snapshot = await services.engine.snapshot(principal.center, day=True)
     flat = snapshot["day"]
     prefix = f"st:{principal.subject}:"

@@ -28,7 +28,7 @@ from queue_server.api.schemas import (
 )
 from queue_server.auth import Principal, Role, same_hash
 from queue_server.errors import Conflict, Forbidden, InvalidInput, Unauthenticated
-from queue_server.models import Ticket
+from queue_server.models import Ticket, TicketState
 from queue_server.rules.clock import TIMEZONE, epoch_ms
 from queue_server.rules.numbering import center_of_ticket
 
@@ -55,10 +55,9 @@ def _require_open(services: Services, center_id: str, at: dt.datetime) -> None:
         raise Conflict(f"center {center_id} is closed at {at:%H:%M} on this day")
 
 
-async def _issued(services: Services, request: Request, ticket: Ticket, token: str) -> IssuedOut:
-    state = await services.engine.ticket(ticket.id)
-    return IssuedOut(ticket=TicketOut.of(ticket), token=token,
-                     ticket_url=_ticket_url(services, request, ticket, token),
+def _issued(services: Services, request: Request, state: TicketState, token: str) -> IssuedOut:
+    return IssuedOut(ticket=TicketOut.of(state.ticket), token=token,
+                     ticket_url=_ticket_url(services, request, state.ticket, token),
                      estimated_wait_s=state.estimated_wait_s, ahead=state.ahead)
 
 
@@ -89,11 +88,11 @@ async def book(body: BookingIn, request: Request, services: ServicesDep,
                                   86400, now_s)
     scoped = scoped_key(idempotency, None, "book")
     token = _new_token(services, scoped)
-    ticket = await services.engine.issue(
+    state = await services.engine.issue_with_estimate(
         center.id, body.service, channel="online", appointment_ms=appointment_ms,
         booked=appointment_ms > 0, token_hash=services.ticket_token_hash(token),
         idempotency_key=scoped)
-    return await _issued(services, request, ticket, token)
+    return _issued(services, request, state, token)
 
 
 @router.post("/centers/{center_id}/tickets", status_code=201, response_model=IssuedOut,
@@ -105,10 +104,10 @@ async def kiosk_issue(center_id: str, body: KioskTicketIn, request: Request,
     _require_open(services, center_id, dt.datetime.now(TIMEZONE))
     scoped = scoped_key(idempotency, principal, "issue")
     token = _new_token(services, scoped)
-    ticket = await services.engine.issue(
+    state = await services.engine.issue_with_estimate(
         center_id, body.service, channel="kiosk", priority=body.priority,
         token_hash=services.ticket_token_hash(token), idempotency_key=scoped)
-    return await _issued(services, request, ticket, token)
+    return _issued(services, request, state, token)
 
 
 async def _authorize_ticket(services: Services, ticket_id: str, token: str | None,

@@ -22,4 +22,6 @@ local t = create_ticket(now, service, channel, prio, now, appt, booked and 'book
 if booked then redis.call('ZADD', K.booked(), appt, t.id) else enqueue(t) end
 local view = ticket_view(t)
 local event = emit('issued', now, {ticket = view, waiting = waiting_of(service)})
-return finish({ticket = view, event = event})
+-- The kiosk prints the estimated wait: answer it here rather than in a second round trip.
+return finish({ticket = view, event = event, ahead = people_ahead(t, now),
+  load = service_load(service, '', now)})

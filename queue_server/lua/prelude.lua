@@ -362,6 +362,27 @@ local function active_counters(service, target_counter)
   return active
 end
 
+-- People before a waiting ticket (nil unless waiting). It approximates the routing order:
+-- priority tickets, then due appointments, then earlier arrivals of the same service
+-- (docs/rules.md lists what it leaves out).
+local function people_ahead(t, now)
+  if t.status ~= 'waiting' then return nil end
+  local key = queue_for(t)
+  local service = t.service
+  -- The rank, not a count of earlier times: equal times are ordered by ticket id, as calls are.
+  local ahead = redis.call('ZRANK', key, t.id)
+  if t.tc ~= '' then
+    if t.prio == '' then ahead = ahead + redis.call('ZCARD', K.counter_queue_priority(t.tc)) end
+  elseif t.prio == '' then
+    ahead = ahead + redis.call('ZCARD', K.queue_priority(service))
+    if tonumber(t.appt) == 0 then
+      ahead = ahead + redis.call('ZCOUNT', K.queue_appointment(service), '-inf',
+        now + META.window_ms)
+    end
+  end
+  return ahead
+end
+
 -- What an ETA needs for a service: counters, today's completions and the typical time.
 local function service_load(service, target_counter, now)
   local day = redis.call('HMGET', K.day(local_day(now)), 'svc_ms:' .. service,

@@ -1,0 +1,42 @@
+"""QR codes as SVG, drawn on the server with the ``qrcode`` package (no script in the page).
+
+Only http(s) links of at most ``MAX_DATA`` characters are encoded: the endpoint is for links
+to this system (a ticket, the booking page), not a general-purpose QR service.
+"""
+
+from __future__ import annotations
+
+import io
+from urllib.parse import urlsplit
+
+import qrcode
+import qrcode.constants
+from qrcode.image.svg import SvgPathImage
+
+from queue_server.errors import InvalidInput
+
+MAX_DATA = 512
+
+
+def check_link(data: str) -> str:
+    if len(data) > MAX_DATA:
+        raise InvalidInput(f"a QR link has at most {MAX_DATA} characters, got {len(data)}",
+                           field="data")
+    if not data.isascii() or not data.isprintable() or " " in data:
+        raise InvalidInput("a QR link is printable ASCII without spaces (encode it as a URL)",
+                           field="data")
+    parts = urlsplit(data)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise InvalidInput(f"only http(s) links are encoded, got {data[:40]!r}", field="data")
+    return data
+
+
+def qr_svg(data: str) -> bytes:
+    """The SVG of ``data`` (an http(s) link), medium error correction, 2-module border."""
+    code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=2,
+                         image_factory=SvgPathImage)
+    code.add_data(check_link(data))
+    code.make(fit=True)
+    out = io.BytesIO()
+    code.make_image().save(out)
+    return out.getvalue()

@@ -1,0 +1,95 @@
+/* The lobby board as data: a snapshot, then events, applied without I/O. The same rules as
+   displays/board.py (the terminal client); keep the two in step. */
+(function () {
+  'use strict';
+  const Q = (window.QMS = window.QMS || {});
+  const RECENT = 12;
+  const CALLS = ['called', 'recalled'];
+
+  function splitServices(value) {
+    if (Array.isArray(value)) return value.slice();
+    return String(value || '').split(',').filter(Boolean);
+  }
+  function ticketOf(t) {
+    return t ? { id: t.id || '', number: t.number || '', priority: t.priority || '',
+                 status: t.status || '', service: t.service || '' } : null;
+  }
+
+  class Board {
+    constructor() {
+      this.name = '';
+      this.counters = new Map();   // id -> {id, name, state, reason, services[], current}
+      this.services = new Map();   // id -> {id, waiting, mean_s, eta_s}
+      this.recent = [];            // newest first: {number, counter, service, priority, at, type}
+      this.totals = { waiting: 0, called: 0, serving: 0 };
+      this.lastId = null;
+    }
+
+    applySnapshot(snap) {
+      this.name = snap.name || this.name;
+      this.counters = new Map();
+      for (const c of snap.counters || []) {
+        const current = c.current && c.current.number ? ticketOf(c.current) : null;
+        this.counters.set(String(c.id), { id: String(c.id), name: c.name || String(c.id),
+          state: c.state || 'closed', reason: c.reason || '', services: splitServices(c.services),
+          current });
+      }
+      this.services = new Map();
+      for (const s of snap.services || []) {
+        this.services.set(s.id, { id: s.id, waiting: s.waiting || 0,
+          mean_s: s.mean_service_s || (s.load && s.load.typical_s) || 0, eta_s: s.estimated_wait_s });
+      }
+      this.recent = (snap.recent || []).filter((r) => r && r.number).slice(0, RECENT);
+      this.totals = snap.totals || this.totals;
+      this.lastId = snap.last_id || null;
+      this.recomputeEta();
+    }
+
+    /* Returns the call to announce ({number, counter, service, priority, recall, at}) or null. */
+    applyEvent(ev, id) {
+      if (!ev || typeof ev.type !== 'string') throw new Error('event without a type');
+      if (id) this.lastId = id;
+      if (ev.totals) this.totals = ev.totals;
+      const ticket = ticketOf(ev.ticket);
+      const c = ev.counter;
+      if (c && c.id !== undefined) {
+        const id = String(c.id);
+        const known = this.counters.get(id) || { id, name: id, state: 'closed', reason: '', services: [], current: null };
+        known.state = c.state || known.state;
+        known.reason = c.reason || '';
+        if (c.services !== undefined) known.services = splitServices(c.services);
+        if (!c.ticket) known.current = null;
+        else if (ticket && ticket.id === c.ticket) known.current = ticket;
+        else if (!known.current || known.current.id !== c.ticket) known.current = { id: c.ticket, number: '', priority: '', status: '', service: '' };
+        this.counters.set(id, known);
+      }
+      for (const [service, waiting] of Object.entries(ev.waiting || {})) {
+        const row = this.services.get(service) || { id: service, waiting: 0, mean_s: 0, eta_s: null };
+        row.waiting = waiting;
+        this.services.set(service, row);
+      }
+      this.recomputeEta();
+      if (!CALLS.includes(ev.type) || !ticket || !c) return null;
+      const call = { number: ticket.number, counter: String(c.id), service: ticket.service,
+                     priority: ticket.priority, at: ev.at || 0, type: ev.type, id: ticket.id,
+                     recall: ev.type === 'recalled' };
+      this.recent.unshift(call);
+      this.recent.length = Math.min(this.recent.length, RECENT);
+      return call;
+    }
+
+    /* The server's rule (queue_server/rules/eta.py): waiting × mean service time ÷ open
+       counters serving the service; null when none is open. */
+    recomputeEta() {
+      for (const row of this.services.values()) {
+        let active = 0;
+        for (const c of this.counters.values()) {
+          if (c.state === 'open' && c.services.includes(row.id)) active += 1;
+        }
+        row.active = active;
+        row.eta_s = active > 0 ? Math.round((row.waiting * row.mean_s) / active) : null;
+      }
+    }
+  }
+  Q.Board = Board;
+})();

@@ -1,0 +1,227 @@
+/* Shared by every page: language, device tokens, API calls with problem+json errors, and a
+   WebSocket that reconnects with backoff and resumes from the last stream id it saw.
+   No framework, no build step: plain ES2020 for the Chromium on a TV or a kiosk. */
+(function () {
+  'use strict';
+  const Q = (window.QMS = window.QMS || {});
+  Q.params = new URLSearchParams(location.search);
+  Q.lang = Q.params.get('lang') === 'en' ? 'en' : 'vi';
+  document.documentElement.lang = Q.lang;
+
+  /* strings: {key: [vi, en]}; tr('key', {n: 3}) fills {n}. */
+  Q.translator = function (strings) {
+    return function (key, vars) {
+      const pair = strings[key] || [key, key];
+      let text = pair[Q.lang === 'en' ? 1 : 0];
+      for (const [name, value] of Object.entries(vars || {})) {
+        text = text.split('{' + name + '}').join(String(value));
+      }
+      return text;
+    };
+  };
+
+  Q.el = function (tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    for (const [name, value] of Object.entries(attrs || {})) {
+      if (value === null || value === undefined || value === false) continue;
+      if (name === 'class') node.className = value;
+      else if (name === 'text') node.textContent = value;
+      else if (name.startsWith('on')) node.addEventListener(name.slice(2), value);
+      else node.setAttribute(name, value === true ? '' : value);
+    }
+    for (const child of children.flat()) {
+      if (child === null || child === undefined || child === false) continue;
+      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    }
+    return node;
+  };
+
+  Q.pathPart = function (index) {
+    return decodeURIComponent(location.pathname.split('/').filter(Boolean)[index] || '');
+  };
+
+  /* A device token (dev.…): ?token= once, then kept in localStorage for this page and
+     center; taken out of the address bar so it does not show on screen or in a photo. */
+  Q.deviceToken = function (kind, center) {
+    const key = 'qms.' + kind + '.' + center + '.token';
+    const given = Q.params.get('token');
+    if (given) {
+      try { localStorage.setItem(key, given); } catch (e) { /* private mode: keep in memory */ }
+      Q.params.delete('token');
+      const rest = Q.params.toString();
+      history.replaceState(null, '', location.pathname + (rest ? '?' + rest : '') + location.hash);
+      return given;
+    }
+    try { return localStorage.getItem(key) || ''; } catch (e) { return ''; }
+  };
+  Q.storeDeviceToken = function (kind, center, token) {
+    try { localStorage.setItem('qms.' + kind + '.' + center + '.token', token); } catch (e) { /* */ }
+  };
+  Q.forgetDeviceToken = function (kind, center) {
+    try { localStorage.removeItem('qms.' + kind + '.' + center + '.token'); } catch (e) { /* */ }
+  };
+
+  class ApiError extends Error {
+    constructor(status, problem) {
+      super((problem && problem.detail) || 'HTTP ' + status);
+      this.status = status;
+      this.problem = problem || {};
+      this.type = (problem && problem.type) || '';
+    }
+    /* The problem's title in the page language ("Vi / En" on the wire), then the detail. */
+    get title() {
+      const title = this.problem.title || '';
+      const parts = title.split(' / ');
+      return parts.length === 2 ? parts[Q.lang === 'en' ? 1 : 0] : title;
+    }
+    get reason() {
+      const detail = this.problem.detail || '';
+      const cut = detail.indexOf(' — ');
+      return cut >= 0 ? detail.slice(cut + 3) : detail;
+    }
+  }
+  Q.ApiError = ApiError;
+
+  Q.api = async function (path, options) {
+    const opts = options || {};
+    const headers = Object.assign({ Accept: 'application/json' }, opts.headers || {});
+    if (opts.token) headers.Authorization = 'Bearer ' + opts.token;
+    let body;
+    if (opts.body !== undefined) {
+      headers['Content-Type'] = 'application/json';
+      body = JSON.stringify(opts.body);
+    }
+    let response;
+    try {
+      response = await fetch(path, { method: opts.method || 'GET', headers, body, cache: 'no-store' });
+    } catch (error) {
+      throw new ApiError(0, { title: 'Không kết nối được máy chủ / Cannot reach the server',
+                              detail: String(error) });
+    }
+    const type = response.headers.get('content-type') || '';
+    const data = type.includes('json') ? await response.json().catch(() => null) : null;
+    if (!response.ok) throw new ApiError(response.status, data);
+    return data;
+  };
+
+  Q.wsBase = function (config) {
+    const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
+    return scheme + '//' + location.hostname + ':' + config.ws_port + (config.ws_path || '/ws');
+  };
+
+  /* Server time = Date.now() + offset, learnt from snapshots and heartbeats. */
+  Q.clock = {
+    offset: 0,
+    learn(serverMs) { if (typeof serverMs === 'number' && serverMs > 0) this.offset = serverMs - Date.now(); },
+    now() { return Date.now() + this.offset; },
+  };
+  Q.formatTime = function (ms, withSeconds) {
+    return new Intl.DateTimeFormat(Q.lang === 'en' ? 'en-GB' : 'vi-VN', {
+      timeZone: 'Asia/Ho_Chi_Minh', hour: '2-digit', minute: '2-digit',
+      second: withSeconds ? '2-digit' : undefined, hour12: false,
+    }).format(new Date(ms));
+  };
+  Q.formatDate = function (ms) {
+    return new Intl.DateTimeFormat(Q.lang === 'en' ? 'en-GB' : 'vi-VN', {
+      timeZone: 'Asia/Ho_Chi_Minh', weekday: 'long', day: '2-digit', month: '2-digit', year: 'numeric',
+    }).format(new Date(ms));
+  };
+  Q.formatWait = function (seconds) {
+    if (seconds === null || seconds === undefined) return Q.lang === 'en' ? 'no counter open' : 'chưa có quầy mở';
+    const minutes = Math.round(seconds / 60);
+    if (minutes < 1) return Q.lang === 'en' ? 'under 1 min' : 'dưới 1 phút';
+    if (minutes < 60) return (Q.lang === 'en' ? '~' + minutes + ' min' : '~' + minutes + ' phút');
+    const h = Math.floor(minutes / 60), m = minutes % 60;
+    return '~' + h + (Q.lang === 'en' ? ' h ' : ' giờ ') + (m ? m + (Q.lang === 'en' ? ' min' : ' phút') : '');
+  };
+
+  /* A live channel. opts: url(lastId) -> string, onFrame(frame), onState(state, info),
+     onFatal(code, reason), fatal: [close codes that stop it], silenceMs. Frames are msgpack
+     (the server's default); one that cannot be decoded is logged once and skipped. */
+  class Live {
+    constructor(opts) {
+      this.opts = opts;
+      this.lastId = null;
+      this.attempt = 0;
+      this.stopped = false;
+      this.badFrames = 0;
+      this.ws = null;
+      this.timer = null;
+      this.watchdog = null;
+      addEventListener('online', () => { if (!this.ws && !this.stopped) this.connectNow(); });
+    }
+    start() { this.connect(); return this; }
+    stop() { this.stopped = true; clearTimeout(this.timer); clearTimeout(this.watchdog); if (this.ws) this.ws.close(); }
+    connectNow() { clearTimeout(this.timer); this.connect(); }
+    connect() {
+      if (this.stopped) return;
+      let ws;
+      try {
+        ws = new WebSocket(this.opts.url(this.lastId));
+      } catch (error) {
+        console.warn('qms: cannot open the live channel', error);
+        this.retry();
+        return;
+      }
+      ws.binaryType = 'arraybuffer';
+      this.ws = ws;
+      this.opts.onState(this.attempt ? 'reconnecting' : 'connecting');
+      ws.onopen = () => this.arm();
+      ws.onmessage = (message) => this.receive(message.data);
+      ws.onclose = (event) => this.closed(ws, event);
+    }
+    arm() {
+      clearTimeout(this.watchdog);
+      this.watchdog = setTimeout(() => {
+        console.warn('qms: no frame for ' + (this.opts.silenceMs || 45000) + ' ms; reconnecting');
+        const ws = this.ws;
+        if (ws) { ws.onclose = null; ws.close(); this.closed(ws, { code: 1006, reason: 'silent' }); }
+      }, this.opts.silenceMs || 45000);
+    }
+    decode(data) {
+      try {
+        const frame = typeof data === 'string' ? JSON.parse(data) : MessagePack.decode(new Uint8Array(data));
+        if (!frame || typeof frame !== 'object' || typeof frame.type !== 'string') throw new Error('not a frame');
+        return frame;
+      } catch (error) {
+        if (this.badFrames++ === 0) console.error('qms: skipped a malformed frame (logged once)', error, data);
+        return null;
+      }
+    }
+    receive(data) {
+      this.arm();
+      const frame = this.decode(data);
+      if (!frame) return;
+      if (this.attempt || !this.live) { this.attempt = 0; this.live = true; this.opts.onState('open'); }
+      try {
+        this.opts.onFrame(frame);
+      } catch (error) {
+        if (this.badFrames++ === 0) console.error('qms: skipped a frame it could not apply (logged once)', error, frame);
+      }
+      if (typeof frame.id === 'string' && /^\d+-\d+$/.test(frame.id) && frame.id !== '0-0') this.lastId = frame.id;
+    }
+    closed(ws, event) {
+      if (ws !== this.ws) return;
+      clearTimeout(this.watchdog);
+      this.ws = null;
+      this.live = false;
+      if (this.stopped) return;
+      if ((this.opts.fatal || []).includes(event.code)) {
+        this.stopped = true;
+        this.opts.onFatal(event.code, event.reason || '');
+        return;
+      }
+      if (event.code === 4400 && this.lastId) this.lastId = null; // a bad resume point: start fresh
+      this.retry();
+    }
+    retry() {
+      this.attempt += 1;
+      const base = Math.min(15000, 500 * Math.pow(2, this.attempt - 1));
+      const delay = Math.round(base * (0.7 + 0.6 * Math.random()));
+      this.opts.onState('reconnecting', { delay, attempt: this.attempt });
+      clearTimeout(this.timer);
+      this.timer = setTimeout(() => this.connect(), delay);
+    }
+  }
+  Q.Live = Live;
+})();

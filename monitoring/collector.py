@@ -1,0 +1,428 @@
+"""The ``/metrics`` collector: every metric of docs/metrics.md, read from Redis (DESIGN.md §7).
+
+The engine's scripts keep counters and histogram buckets in each center's ``metrics`` hash (the
+layout is in :mod:`queue_server.metric_layout`). A scrape reads all centers at once: one
+``snapshot(metrics=True)`` per center, started together so the engine's ``ScriptRunner`` sends
+them as one pipeline (a handful of round trips for 54 centers, not one per series). The live
+gauges come from the same snapshots, so each center is read once, consistently.
+
+Reading is async and prometheus_client collectors are sync, so the work is split:
+
+- :func:`read_snapshots` (async): the Redis read, the only part that can hang;
+- :func:`build_families` (pure): snapshots to :class:`Family` / :class:`HistogramFamily`;
+- :func:`render`: the text exposition format, byte for byte what prometheus_client's
+  ``generate_latest`` writes for :func:`to_metrics` of the same families (a test holds it to
+  that) at a fraction of its cost: a busy day is some 30,000 series, and the library's
+  per-sample objects and label sorting alone would take most of the scrape budget.
+
+:func:`read_families` is the first two together; :class:`FamiliesCollector` hands families to a
+prometheus_client registry.
+
+Two choices keep every replica's answer identical and every counter monotonic:
+
+- Time-dependent values (the oldest wait, how long a counter is paused, the activity in progress
+  added to staff time) are computed at the center's Redis clock (the snapshot's ``now``, the
+  clock the scripts use) rounded down to the whole second. Two replicas scraping within the same
+  Redis second write the same bytes.
+- Series whose labels all come from the configuration (center × service, rating levels, counter
+  states, each staff member's activities) are exported at 0 until their first event, so
+  ``increase()`` counts that first event too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
+
+from queue_server import metric_layout as layout
+from queue_server.engine import Engine
+from queue_server.province import Center, Province
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+LEVELS = ("1", "2", "3", "4", "5")
+COUNTER_STATES = ("open", "paused", "closed")
+ACTIVITIES = ("serving", "idle", "paused")
+
+Labels = tuple[str, ...]
+
+
+@dataclass
+class Family:
+    """A counter or gauge family: label values (``center`` first) and values, in order."""
+
+    name: str                     # as exposed, without a counter's ``_total``
+    type: str                     # "counter" or "gauge"
+    help: str
+    labels: Labels
+    rows: list[tuple[Labels, float]] = field(default_factory=list)
+    per_ms: bool = False          # kept in milliseconds in Redis, exposed in seconds
+
+    def to_metric(self) -> Metric:
+        kind = CounterMetricFamily if self.type == "counter" else GaugeMetricFamily
+        metric = kind(self.name, self.help, labels=list(self.labels))
+        for values, value in self.rows:
+            metric.add_metric(list(values), value)
+        return metric
+
+
+@dataclass
+class HistogramFamily:
+    """A histogram family; rows keep the hash's non-cumulative bucket counts and sum in ms."""
+
+    name: str
+    help: str
+    labels: Labels
+    bounds: tuple[int, ...]
+    rows: list[tuple[Labels, Sequence[int], int]] = field(default_factory=list)
+    type: str = "histogram"
+
+    @property
+    def les(self) -> Labels:
+        """``le`` values as prometheus_client writes them (``60.0`` … ``+Inf``)."""
+        return (*(floatToGoString(bound) for bound in self.bounds), "+Inf")
+
+    def to_metric(self) -> Metric:
+        metric = HistogramMetricFamily(self.name, self.help, labels=list(self.labels))
+        for values, counts, sum_ms in self.rows:
+            cumulative, buckets = 0, []
+            for le, count in zip(self.les, counts, strict=True):
+                cumulative += count
+                buckets.append((le, float(cumulative)))
+            metric.add_metric(list(values), buckets, sum_ms / 1000)
+        return metric
+
+
+AnyFamily = Family | HistogramFamily
+
+
+def _counter(name: str, text: str, *labels: str, per_ms: bool = False) -> Family:
+    return Family(name, "counter", text, ("center", *labels), per_ms=per_ms)
+
+
+def new_families() -> dict[str, AnyFamily]:
+    """Empty families of the contract, keyed by hash prefix (or name for gauges), in the
+    order of docs/metrics.md."""
+    service_buckets, wait_buckets = layout.SERVICE_BUCKETS_S, layout.WAIT_BUCKETS_S
+    families: list[tuple[str, AnyFamily]] = [
+        (layout.ISSUED, _counter("qms_tickets_issued", "Tickets issued.",
+                                 "service", "channel", "priority")),
+        (layout.CALLS, _counter("qms_calls",
+                                "First calls of a ticket to a counter.", "service")),
+        (layout.RECALLS, _counter("qms_recalls",
+                                  "Recalls (the ticket called again).", "service")),
+        (layout.SERVED, _counter("qms_served", "Tickets completed (done).",
+                                 "service")),
+        (layout.NO_SHOWS, _counter("qms_no_shows", "Tickets marked no-show.",
+                                   "service")),
+        (layout.TRANSFERS, _counter("qms_transfers",
+                                    "Tickets transferred out of this service.", "service")),
+        (layout.CANCELLATIONS, _counter("qms_cancellations",
+                                        "Tickets cancelled.", "service")),
+        (layout.RATINGS, _counter("qms_ratings", "Satisfaction ratings given.",
+                                  "service", "level")),
+        (layout.WAIT, HistogramFamily(
+            "qms_wait_seconds", "Arrival (check-in, or transfer) to the call, in seconds.",
+            ("center", "service"), wait_buckets)),
+        (layout.SERVICE_TIME, HistogramFamily(
+            "qms_service_seconds", "Start of service to completion, in seconds.",
+            ("center", "service"), service_buckets)),
+        (layout.STAFF_SERVED, _counter("qms_staff_served",
+                                       "Tickets this person completed.", "staff")),
+        (layout.STAFF_SERVICE_TIME, HistogramFamily(
+            "qms_staff_service_seconds", "This person's service times, in seconds.",
+            ("center", "staff"), service_buckets)),
+        (layout.STAFF_RECALLS, _counter("qms_staff_recalls",
+                                        "Recalls made.", "staff")),
+        (layout.STAFF_NO_SHOWS, _counter("qms_staff_no_shows",
+                                         "No-shows marked.", "staff")),
+        (layout.STAFF_TIME, _counter("qms_staff_time_seconds",
+            "Time at an open counter by activity (serving, idle, paused), in seconds; "
+            "includes the activity in progress.", "staff", "activity", per_ms=True)),
+        (layout.STAFF_PAUSED, _counter("qms_staff_paused_seconds",
+            "Paused time by reason, in seconds; includes a pause in progress.",
+            "staff", "reason", per_ms=True)),
+        (layout.STAFF_RATINGS, _counter("qms_staff_ratings",
+                                        "Ratings of tickets this person completed.",
+                                        "staff", "level")),
+    ]
+    gauges = (
+        ("qms_queue_length", "Tickets waiting now.", ("service",)),
+        ("qms_queue_oldest_wait_seconds",
+         "Wait of the oldest waiting ticket now, in seconds (0 when none).", ("service",)),
+        ("qms_counters", "Counters by state (open, paused, closed).", ("state",)),
+        ("qms_counter_paused_seconds",
+         "How long this counter has been paused, in seconds (0 unless paused).", ("counter",)),
+        ("qms_center_wait_target_seconds", "The center's wait target, in seconds.", ()),
+    )
+    for name, text, labels in gauges:
+        families.append((name, Family(name, "gauge", text, ("center", *labels))))
+    families.append(("qms_up", Family("qms_up", "gauge", "1 when the collector read Redis.",
+                                      (), [((), 1.0)])))
+    return dict(families)
+
+
+@dataclass
+class CenterMetrics:
+    """One center's metrics hash, parsed (values in the hash's units: ms where per_ms)."""
+
+    counters: dict[str, dict[Labels, int]] = field(default_factory=dict)
+    histograms: dict[str, dict[str, list[int]]] = field(default_factory=dict)
+    staff: set[str] = field(default_factory=set)
+
+    def counter(self, prefix: str) -> dict[Labels, int]:
+        return self.counters.setdefault(prefix, {})
+
+    def histogram(self, prefix: str, label: str, slots: int) -> list[int]:
+        rows = self.histograms.setdefault(prefix, {})
+        row = rows.get(label)
+        if row is None:
+            row = rows[label] = [0] * (slots + 1)  # buckets with +Inf, then the sum (ms)
+        return row
+
+
+def parse_metrics_hash(flat: Sequence[Any], families: dict[str, AnyFamily]) -> CenterMetrics:
+    """The ``metrics`` hash as HGETALL's flat list. Unknown or malformed fields are skipped:
+    a newer script may write fields this collector does not know yet. ``h|x|n`` is not read:
+    a histogram's count is its +Inf bucket, which the same script call keeps equal to it."""
+    parsed = CenterMetrics()
+    for i in range(0, len(flat) - 1, 2):
+        parts = str(flat[i]).split("|")
+        family = families.get(parts[0])
+        if isinstance(family, Family):
+            # prefix|label…: as many parts as the family has labels with ``center``
+            if family.type != "counter" or len(parts) != len(family.labels):
+                continue
+            parsed.counter(parts[0])[tuple(parts[1:])] = int(flat[i + 1])
+        elif family is not None and len(parts) == 3:
+            slots, slot = len(family.bounds) + 1, parts[2]
+            if slot == "sum":
+                parsed.histogram(parts[0], parts[1], slots)[slots] = int(flat[i + 1])
+            elif slot[:1] == "b" and slot[1:].isdigit() and 1 <= int(slot[1:]) <= slots:
+                parsed.histogram(parts[0], parts[1], slots)[int(slot[1:]) - 1] = int(flat[i + 1])
+            else:
+                continue
+        else:
+            continue
+        if family.labels[1] == "staff":
+            parsed.staff.add(parts[1])
+    return parsed
+
+
+def scrape_clock(snapshot: dict[str, Any]) -> int:
+    """The center's Redis time rounded down to the second: what time-dependent values use."""
+    now = int(snapshot["now"])
+    return now - now % 1000
+
+
+def add_activity_in_progress(parsed: CenterMetrics, counters: Iterable[dict[str, Any]],
+                             clock: int) -> None:
+    """Add each staffed counter's current activity, up to ``clock``, to staff time.
+
+    Mirrors ``activity()`` and ``account()`` of queue_server/lua/prelude.lua, which book the same
+    span when the counter next changes. The exported counter never goes back: before the change
+    it shows ``clock - since`` with ``clock`` ≤ the change, after it the span the script booked.
+    """
+    for counter in counters:
+        staff, state, since = counter.get("staff") or "", counter.get("state"), counter["since"]
+        if not staff or state not in ("open", "paused"):
+            continue
+        parsed.staff.add(staff)
+        spent = clock - int(since or 0)
+        if not since or spent <= 0:
+            continue
+        activity = "paused" if state == "paused" else ("serving" if counter.get("ticket")
+                                                       else "idle")
+        time = parsed.counter(layout.STAFF_TIME)
+        time[(staff, activity)] = time.get((staff, activity), 0) + spent
+        if activity == "paused":
+            key = (staff, counter.get("reason") or "other")
+            paused = parsed.counter(layout.STAFF_PAUSED)
+            paused[key] = paused.get(key, 0) + spent
+
+
+def zero_fill(parsed: CenterMetrics, services: Sequence[str]) -> None:
+    """Series whose labels the configuration knows exist from the first scrape, at 0."""
+    for prefix in (layout.CALLS, layout.RECALLS, layout.SERVED, layout.NO_SHOWS,
+                   layout.TRANSFERS, layout.CANCELLATIONS):
+        rows = parsed.counter(prefix)
+        for service in services:
+            rows.setdefault((service,), 0)
+    ratings = parsed.counter(layout.RATINGS)
+    for service in services:
+        for level in LEVELS:
+            ratings.setdefault((service, level), 0)
+        parsed.histogram(layout.WAIT, service, len(layout.WAIT_BUCKETS_S) + 1)
+        parsed.histogram(layout.SERVICE_TIME, service, len(layout.SERVICE_BUCKETS_S) + 1)
+    for staff in parsed.staff:
+        for prefix in (layout.STAFF_SERVED, layout.STAFF_RECALLS, layout.STAFF_NO_SHOWS):
+            parsed.counter(prefix).setdefault((staff,), 0)
+        for activity in ACTIVITIES:
+            parsed.counter(layout.STAFF_TIME).setdefault((staff, activity), 0)
+        for level in LEVELS:
+            parsed.counter(layout.STAFF_RATINGS).setdefault((staff, level), 0)
+        parsed.histogram(layout.STAFF_SERVICE_TIME, staff, len(layout.SERVICE_BUCKETS_S) + 1)
+
+
+def _add_center(families: dict[str, AnyFamily], cid: str, parsed: CenterMetrics,
+                snapshot: dict[str, Any]) -> None:
+    for prefix, rows in parsed.counters.items():
+        family = families[prefix]
+        assert isinstance(family, Family)
+        scale = 1000 if family.per_ms else 1
+        family.rows.extend(((cid, *labels), value / scale) for labels, value in sorted(rows.items()))
+    for prefix, histogram_rows in parsed.histograms.items():
+        histogram = families[prefix]
+        assert isinstance(histogram, HistogramFamily)
+        histogram.rows.extend(((cid, label), row[:-1], row[-1])
+                              for label, row in sorted(histogram_rows.items()))
+    clock = scrape_clock(snapshot)
+    gauge = {name: families[name].rows for name in (
+        "qms_queue_length", "qms_queue_oldest_wait_seconds", "qms_counters",
+        "qms_counter_paused_seconds", "qms_center_wait_target_seconds")}
+    for service in snapshot["services"]:
+        key = (cid, str(service["id"]))
+        gauge["qms_queue_length"].append(
+            (key, float(service["normal"] + service["priority"] + service["appointment"])))
+        oldest = int(service["oldest"] or 0)
+        gauge["qms_queue_oldest_wait_seconds"].append(
+            (key, max(0, clock - oldest) / 1000 if oldest else 0.0))
+    states = dict.fromkeys(COUNTER_STATES, 0)
+    for counter in snapshot["counters"]:
+        states[counter["state"]] = states.get(counter["state"], 0) + 1
+        paused = counter["state"] == "paused" and counter["since"]
+        gauge["qms_counter_paused_seconds"].append(
+            ((cid, str(counter["id"])), max(0, clock - int(counter["since"])) / 1000
+             if paused else 0.0))
+    gauge["qms_counters"].extend(((cid, state), float(n)) for state, n in states.items())
+    gauge["qms_center_wait_target_seconds"].append(((cid,), float(snapshot["target_s"])))
+
+
+def build_families(province: Province, centers: Sequence[Center],
+                   snapshots: Sequence[dict[str, Any]]) -> list[AnyFamily]:
+    """Every family of the contract from ``snapshot(metrics=True)`` answers (pure)."""
+    families = new_families()
+    for center, snapshot in zip(centers, snapshots, strict=True):
+        parsed = parse_metrics_hash(snapshot.get("metrics") or [], families)
+        add_activity_in_progress(parsed, snapshot["counters"], scrape_clock(snapshot))
+        zero_fill(parsed, province.service_ids)
+        _add_center(families, center.id, parsed, snapshot)
+    return list(families.values())
+
+
+async def read_snapshots(engine: Engine,
+                         centers: Sequence[Center] | None = None) -> list[dict[str, Any]]:
+    """One ``snapshot(metrics=True)`` per center, all started at once so they share pipelines."""
+    chosen = engine.province.centers if centers is None else centers
+    return list(await asyncio.gather(
+        *(engine.snapshot(center.id, metrics=True) for center in chosen)))
+
+
+async def read_families(engine: Engine,
+                        centers: Sequence[Center] | None = None) -> list[AnyFamily]:
+    """Every metric of docs/metrics.md for ``centers`` (default: all), read from Redis."""
+    chosen = engine.province.centers if centers is None else centers
+    return build_families(engine.province, chosen, await read_snapshots(engine, chosen))
+
+
+def to_metrics(families: Iterable[AnyFamily]) -> list[Metric]:
+    """The same families as prometheus_client metric families."""
+    return [family.to_metric() for family in families]
+
+
+class FamiliesCollector(Collector):
+    """Families already read, for a (throwaway) prometheus_client registry."""
+
+    def __init__(self, families: Iterable[AnyFamily]) -> None:
+        self.families = list(families)
+
+    def collect(self) -> Iterator[Metric]:
+        return iter(to_metrics(self.families))
+
+
+# ---------------------------------------------------------------------- text format
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
+
+
+class _Writer:
+    """Memos shared by one render: a number's text and a label value's escaped text."""
+
+    def __init__(self) -> None:
+        self.numbers: dict[float, str] = {}
+        self.texts: dict[str, str] = {}
+
+    def number(self, value: float) -> str:
+        text = self.numbers.get(value)
+        if text is None:
+            text = self.numbers[value] = floatToGoString(value)
+        return text
+
+    def label_text(self, names: Sequence[str], values: Sequence[str]) -> str:
+        """``a="x",b="y"`` in the order given (the caller sorts the names)."""
+        texts = self.texts
+        parts = []
+        for name, value in zip(names, values, strict=True):
+            text = texts.get(value)
+            if text is None:
+                text = texts[value] = _escape(value)
+            parts.append(f'{name}="{text}"')
+        return ",".join(parts)
+
+
+def _render_simple(family: Family, out: list[str], writer: _Writer) -> None:
+    sample = family.name + "_total" if family.type == "counter" else family.name
+    order = sorted(range(len(family.labels)), key=family.labels.__getitem__)
+    names = [family.labels[i] for i in order]
+    for values, value in family.rows:
+        if names:
+            labels = writer.label_text(names, [values[i] for i in order])
+            out.append(f"{sample}{{{labels}}} {writer.number(value)}\n")
+        else:
+            out.append(f"{sample} {writer.number(value)}\n")
+
+
+def _render_histogram(family: HistogramFamily, out: list[str], writer: _Writer) -> None:
+    names = sorted(family.labels)
+    before = [n for n in names if n < "le"]
+    after = [n for n in names if n > "le"]
+    index = {name: family.labels.index(name) for name in names}
+    bucket, les = family.name + "_bucket", family.les
+    for values, counts, sum_ms in family.rows:
+        head = writer.label_text(before, [values[index[n]] for n in before])
+        tail = writer.label_text(after, [values[index[n]] for n in after])
+        head, tail = (head + ",") if head else "", ("," + tail) if tail else ""
+        cumulative = 0
+        for le, count in zip(les, counts, strict=True):
+            cumulative += count
+            out.append(f'{bucket}{{{head}le="{le}"{tail}}} {writer.number(cumulative)}\n')
+        labels = writer.label_text(names, [values[index[n]] for n in names])
+        out.append(f"{family.name}_count{{{labels}}} {writer.number(cumulative)}\n")
+        out.append(f"{family.name}_sum{{{labels}}} {writer.number(sum_ms / 1000)}\n")
+
+
+def render(families: Iterable[AnyFamily]) -> bytes:
+    """The Prometheus text format (version 0.0.4) of ``families``."""
+    out: list[str] = []
+    writer = _Writer()
+    for family in families:
+        name = family.name + "_total" if family.type == "counter" else family.name
+        doc = family.help.replace("\\", r"\\").replace("\n", r"\n")
+        out.append(f"# HELP {name} {doc}\n# TYPE {name} {family.type}\n")
+        if isinstance(family, HistogramFamily):
+            _render_histogram(family, out, writer)
+        else:
+            _render_simple(family, out, writer)
+    return "".join(out).encode("utf-8")
