@@ -18,6 +18,7 @@ MEDIA_TYPE = "application/problem+json"
 
 # What a person is told, per error code (Vietnamese / English).
 TITLES: dict[str, tuple[str, str]] = {
+    "bad-request": ("Yêu cầu không đúng định dạng", "Malformed request"),
     "invalid-input": ("Dữ liệu không hợp lệ", "Invalid input"),
     "unauthenticated": ("Chưa đăng nhập hoặc phiên đã hết hạn", "Not logged in or login expired"),
     "forbidden": ("Không có quyền thực hiện", "Not allowed"),
@@ -39,9 +40,9 @@ TITLES: dict[str, tuple[str, str]] = {
     "method-not-allowed": ("Phương thức không được hỗ trợ", "Method not allowed"),
     "internal": ("Lỗi hệ thống", "Internal error"),
 }
-STATUS_CODES = {404: "not-found", 405: "method-not-allowed", 401: "unauthenticated",
-                403: "forbidden", 409: "conflict", 422: "invalid-input", 429: "rate-limited",
-                503: "unavailable"}
+STATUS_CODES = {400: "bad-request", 404: "not-found", 405: "method-not-allowed",
+                401: "unauthenticated", 403: "forbidden", 409: "conflict",
+                422: "invalid-input", 429: "rate-limited", 503: "unavailable"}
 
 
 def problem(status: int, code: str, detail: str, **extra: Any) -> JSONResponse:
@@ -73,6 +74,10 @@ def install(app: FastAPI) -> None:
             where = ".".join(str(part) for part in item.get("loc", ()))
             fields.append({"field": where, "problem": item.get("msg", "invalid")})
         summary = "; ".join(f"{f['field']}: {f['problem']}" for f in fields[:5])
+        if any(item.get("type") == "json_invalid" for item in error.errors()):
+            # Not JSON at all is a malformed request (400), not an invalid value (422).
+            return problem(400, "bad-request", summary or "the body is not valid JSON",
+                           errors=fields)
         return problem(422, "invalid-input", summary or "the request is not valid", errors=fields)
 
     @app.exception_handler(HTTPException)

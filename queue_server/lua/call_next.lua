@@ -4,13 +4,7 @@ local replayed = begin()
 if replayed then return replayed end
 local c = load_counter(ARGV[3])
 require_holder(c, ARGV[4])
-if c.state ~= 'open' then
-  fail('counter-state', 'counter ' .. c.id .. ' is ' .. c.state .. ', not open')
-end
-if c.tk ~= '' then
-  fail('counter-state', 'counter ' .. c.id .. ' still has ticket ' .. c.tk
-    .. ' in hand: start and complete it, mark it no-show or transfer it first')
-end
+require_free(c)
 local now = now_ms()
 local sources = {{'P', K.counter_queue_priority(c.id)}, {'N', K.counter_queue(c.id)}}
 for _, service in ipairs(split(c.svcs or '')) do

@@ -4,12 +4,7 @@ local replayed = begin()
 if replayed then return replayed end
 local c = load_counter(ARGV[3])
 require_holder(c, ARGV[4])
-if c.state ~= 'open' then
-  fail('counter-state', 'counter ' .. c.id .. ' is ' .. c.state .. ', not open')
-end
-if c.tk ~= '' then
-  fail('counter-state', 'counter ' .. c.id .. ' still has ticket ' .. c.tk .. ' in hand')
-end
+require_free(c)
 local t = load_ticket(ARGV[5])
 require_ticket_status(t, 'waiting', 'call')
 local mine = (t.tc ~= '' and t.tc == c.id) or (t.tc == '' and in_list(c.svcs or '', t.service))

@@ -136,6 +136,17 @@ local function require_ticket_status(t, allowed, action)
   end
 end
 
+-- A counter that may call someone: open, and nothing in hand.
+local function require_free(c)
+  if c.state ~= 'open' then
+    fail('counter-state', 'counter ' .. c.id .. ' is ' .. c.state .. ', not open')
+  end
+  if c.tk ~= '' then
+    fail('counter-state', 'counter ' .. c.id .. ' still has ticket ' .. c.tk
+      .. ' in hand: start and complete it, mark it no-show or transfer it first')
+  end
+end
+
 -- Held-ticket check for counter actions (recall, start, complete, no-show).
 local function held_ticket(c, allowed, action)
   if c.tk == nil or c.tk == '' then

@@ -26,10 +26,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib.metadata
+import importlib.util
 import os
 import platform
 import random
-import sys
 import tempfile
 import time
 from collections import Counter
@@ -298,11 +298,10 @@ async def prepare(client: RedisClient, flush: bool, url: str) -> None:
     if size and not flush:
         raise SystemExit(f"{shown_url(url)} holds {size} key(s); the bench writes tickets and "
                          "resets the server's stats: pass --flush to let it empty the database")
-    if size:
-        if is_cluster(client):
-            await client.flushall(target_nodes=client.get_primaries())
-        else:
-            await client.flushdb()
+    if size and is_cluster(client):
+        await client.flushall(target_nodes=client.get_primaries())
+    elif size:
+        await client.flushdb()
 
 
 async def measure(args: argparse.Namespace, url: str) -> dict[str, Any]:
@@ -361,13 +360,10 @@ async def measure(args: argparse.Namespace, url: str) -> dict[str, Any]:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     def go(url: str) -> dict[str, Any]:
         factory: Callable[[], asyncio.AbstractEventLoop] | None = None
-        if not args.no_uvloop:
-            try:
-                import uvloop
-            except ImportError:
-                pass
-            else:
-                factory = uvloop.new_event_loop
+        if not args.no_uvloop and importlib.util.find_spec("uvloop") is not None:
+            import uvloop
+
+            factory = uvloop.new_event_loop
         with asyncio.Runner(loop_factory=factory) as runner:
             return runner.run(measure(args, url))
 
@@ -382,30 +378,22 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--clients", type=int, default=50,
-                        help="concurrent asyncio clients (default 50)")
-    parser.add_argument("--redis-url", metavar="URL",
-                        help="use this server instead of starting an embedded one; it must be "
-                        "empty unless --flush is given (redis://, redis+sentinel://)")
-    parser.add_argument("--flush", action="store_true",
-                        help="allow emptying the database of --redis-url first")
-    parser.add_argument("--aof", action="store_true",
-                        help="embedded server with appendonly yes, appendfsync everysec "
-                        "(default: AOF off)")
-    parser.add_argument("--no-uvloop", action="store_true",
-                        help="use the asyncio event loop even if uvloop is installed")
-    parser.add_argument("--round", type=float, default=1.0, metavar="S",
-                        help="length of one alternating round of each workload (default 1)")
-    parser.add_argument("--script-rounds", type=int, default=4, metavar="N",
-                        help="rounds of the per-script phases, one call per counter each "
-                        "(default 4)")
-    parser.add_argument("--no-batch", action="store_true",
-                        help="ScriptRunner(batch=False): one EVALSHA per round trip")
-    parser.add_argument("--max-batch", type=int, default=256,
-                        help="ScriptRunner max_batch (default 256)")
-    parser.add_argument("--max-inflight", type=int, default=4,
-                        help="ScriptRunner max_inflight (default 4)")
-    parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    add = parser.add_argument
+    add("--clients", type=int, default=50, help="concurrent asyncio clients (default 50)")
+    add("--redis-url", metavar="URL", help="use this server (redis://, redis+sentinel://) "
+        "instead of starting an embedded one; it must be empty unless --flush is given")
+    add("--flush", action="store_true", help="allow emptying the database of --redis-url")
+    add("--aof", action="store_true",
+        help="embedded server with appendonly yes, appendfsync everysec (default: AOF off)")
+    add("--no-uvloop", action="store_true", help="asyncio's loop even if uvloop is installed")
+    add("--round", type=float, default=1.0, metavar="S",
+        help="length of one alternating round of each workload (default 1)")
+    add("--script-rounds", type=int, default=4, metavar="N",
+        help="rounds of the per-script phases, one call per counter each (default 4)")
+    add("--no-batch", action="store_true", help="ScriptRunner(batch=False): no pipelining")
+    add("--max-batch", type=int, default=256, help="ScriptRunner max_batch (default 256)")
+    add("--max-inflight", type=int, default=4, help="ScriptRunner max_inflight (default 4)")
+    add("--seed", type=int, default=1, help="random seed (default 1)")
 
 
 def render(result: dict[str, Any]) -> str:
@@ -445,6 +433,3 @@ BENCH = Benchmark(
     run=run,
     render=render,
 )
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit("run it as: python -m simulations.bench engine")

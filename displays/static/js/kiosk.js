@@ -1,0 +1,252 @@
+/* The ticket kiosk: /kiosk/{center}?token=dev.…[&lang=en][&print=0]. Services grouped by
+   field, an optional priority group, the ticket with its QR code, printed on an 80 mm roll.
+   The QR is drawn by the server (POST /api/v1/qr: the link holds the ticket's secret, so it
+   travels in a body, never in a URL). Test hook: window.qmsLastTicket. */
+(function () {
+  'use strict';
+  const Q = window.QMS;
+  const $ = (id) => document.getElementById(id);
+  const tr = Q.translator({
+    province: ['Trung tâm Phục vụ hành chính công', 'Public Administration Service Center'],
+    prompt: ['Chạm vào dịch vụ để lấy số thứ tự', 'Touch a service to take a ticket'],
+    priorityOpen: ['★ Đối tượng ưu tiên', '★ Priority groups'],
+    priorityTitle: ['Bạn thuộc đối tượng ưu tiên nào?', 'Which priority group are you in?'],
+    priorityNone: ['Không ưu tiên', 'No priority'],
+    priorityChosen: ['Ưu tiên: {p}', 'Priority: {p}'],
+    waiting: ['{n} người đang chờ', '{n} waiting'],
+    ticketLabel: ['Số thứ tự của bạn', 'Your ticket number'],
+    ahead: ['Trước bạn: {n} người', 'Ahead of you: {n}'],
+    eta: ['Thời gian chờ dự kiến: {t}', 'Estimated wait: {t}'],
+    qrHint: ['Quét mã để theo dõi lượt của bạn trên điện thoại', 'Scan to follow your turn on your phone'],
+    printAgain: ['In lại', 'Print again'],
+    done: ['Xong', 'Done'],
+    closed: ['Trung tâm đã đóng cửa', 'Center closed'],
+    closedSub: ['Center closed', 'Trung tâm đã đóng cửa'],
+    hours: ['Giờ làm việc', 'Opening hours'],
+    dayOff: ['Nghỉ', 'Closed'],
+    pLabel: ['SỐ THỨ TỰ', 'TICKET'],
+    noToken: ['Chưa có mã thiết bị', 'No device token'],
+    noTokenText: ['Nhập mã thiết bị kiosk do quản trị viên cấp (bắt đầu bằng dev.).',
+                  'Enter the kiosk device token from your administrator (it starts with dev.).'],
+    badToken: ['Mã thiết bị không hợp lệ hoặc đã bị thu hồi', 'Device token invalid or revoked'],
+    wrongDevice: ['Mã này không phải mã kiosk của trung tâm này', 'This is not a kiosk token of this center'],
+    unknownCenter: ['Không tìm thấy trung tâm “{c}”', 'Unknown center “{c}”'],
+    save: ['Lưu', 'Save'],
+    tokenLabel: ['Mã thiết bị kiosk (dev.…)', 'Kiosk device token (dev.…)'],
+    failed: ['Không lấy được số, vui lòng thử lại', 'Could not issue a ticket, please try again'],
+  });
+  const DAYS = { mon: ['Thứ Hai', 'Monday'], tue: ['Thứ Ba', 'Tuesday'], wed: ['Thứ Tư', 'Wednesday'],
+    thu: ['Thứ Năm', 'Thursday'], fri: ['Thứ Sáu', 'Friday'], sat: ['Thứ Bảy', 'Saturday'], sun: ['Chủ Nhật', 'Sunday'] };
+  const RETURN_AFTER_MS = 30000;
+  const center = Q.pathPart(1);
+  const autoPrint = Q.params.get('print') !== '0';
+  let config = null;
+  let token = '';
+  let priority = '';
+  let backTimer = null;
+  let lastTicket = null;
+
+  const name = (x) => (Q.lang === 'en' ? x.name_en : x.name);
+
+  function screen(id) {
+    for (const s of ['home', 'priorities', 'ticket', 'closed']) $(s).hidden = s !== id;
+  }
+  function showMessage(title, text, askToken) {
+    $('message-title').textContent = title;
+    $('message-text').textContent = text || '';
+    $('token-form').hidden = !askToken;
+    $('message').hidden = false;
+  }
+  function toast(text) {
+    $('toast').textContent = text;
+    $('toast').hidden = false;
+    setTimeout(() => { $('toast').hidden = true; }, 6000);
+  }
+
+  function renderHome(waits) {
+    const fields = [];
+    for (const s of config.services) {
+      let group = fields.find((g) => g.field === s.field);
+      if (!group) fields.push((group = { field: s.field, services: [] }));
+      group.services.push(s);
+    }
+    $('groups').replaceChildren(...fields.map((g) => Q.el('section', { class: 'group' },
+      Q.el('h3', {}, g.field),
+      Q.el('div', { class: 'services' }, g.services.map((s) => {
+        const w = waits && waits.find((x) => x.id === s.id);
+        return Q.el('button', { type: 'button', class: 'service', 'data-service': s.id, onclick: () => issue(s) },
+          Q.el('span', { class: 's-prefix' }, s.prefix),
+          Q.el('span', { class: 's-name' }, name(s)),
+          Q.el('span', { class: 's-wait' }, w ? tr('waiting', { n: w.waiting }) + (w.waiting ? ' · ' + Q.formatWait(w.estimated_wait_s) : '') : ''));
+      })))));
+    const chosen = config.priorities.find((p) => p.id === priority);
+    $('priority-chosen').hidden = !chosen;
+    $('priority-chosen').replaceChildren(chosen ? tr('priorityChosen', { p: name(chosen) }) : '',
+      chosen ? Q.el('button', { type: 'button', class: 'chip-x', 'aria-label': '✕', onclick: () => { priority = ''; refresh(); } }, '✕') : '');
+    $('priority-open').classList.toggle('active', !!chosen);
+  }
+
+  function renderPriorities() {
+    $('priority-list').replaceChildren(...config.priorities.map((p) =>
+      Q.el('button', { type: 'button', class: 'priority' + (p.id === priority ? ' active' : ''), 'data-priority': p.id,
+                       onclick: () => { priority = p.id; screen('home'); refresh(); } }, '★ ' + name(p))));
+  }
+
+  function renderClosed() {
+    $('hours').replaceChildren(...Object.entries(config.hours).map(([day, spans]) =>
+      Q.el('tr', {}, Q.el('th', {}, DAYS[day][Q.lang === 'en' ? 1 : 0]),
+        Q.el('td', {}, spans.length ? spans.join(', ') : tr('dayOff')))));
+    screen('closed');
+  }
+
+  async function refresh() {
+    let waits = null;
+    try {
+      waits = (await Q.api('/api/v1/centers/' + encodeURIComponent(center))).services;
+    } catch (error) { /* the buttons work without the counts */ }
+    if ($('home').hidden && $('priorities').hidden) return;
+    renderHome(waits);
+  }
+
+  async function qrImage(link) {
+    const response = await fetch('/api/v1/qr', { method: 'POST', headers: { 'Content-Type': 'application/json' },
+                                                 body: JSON.stringify({ data: link }) });
+    if (!response.ok) throw new Error('QR HTTP ' + response.status);
+    return URL.createObjectURL(await response.blob());
+  }
+
+  async function issue(service) {
+    $('busy').hidden = false;
+    try {
+      const body = { service: service.id, priority: priority || null };
+      const key = 'k-' + Date.now().toString(36) + '-' + Math.random().toString(36).slice(2);
+      const issued = await Q.api('/api/v1/centers/' + encodeURIComponent(center) + '/tickets',
+                                 { method: 'POST', body, token, headers: { 'Idempotency-Key': key } });
+      priority = '';
+      await showTicket(issued, service);
+    } catch (error) {
+      if (error.status === 409) { renderClosed(); return; }
+      if (error.status === 401) { showMessage(tr('badToken'), error.reason, true); Q.forgetDeviceToken('kiosk', center); return; }
+      toast(tr('failed') + ' — ' + (error.title || '') + ': ' + (error.reason || error.message));
+    } finally {
+      $('busy').hidden = true;
+    }
+  }
+
+  async function showTicket(issued, service) {
+    const t = issued.ticket;
+    lastTicket = issued;
+    window.qmsLastTicket = { number: t.number, id: t.id, url: issued.ticket_url };
+    const prio = config.priorities.find((p) => p.id === t.priority);
+    const facts = [];
+    if (issued.ahead !== null && issued.ahead !== undefined) facts.push(tr('ahead', { n: issued.ahead }));
+    facts.push(tr('eta', { t: Q.formatWait(issued.estimated_wait_s) }));
+    $('ticket-number').textContent = t.number;
+    $('ticket-number').classList.toggle('prio', !!prio);
+    $('ticket-service').textContent = name(service) + (prio ? ' · ★ ' + name(prio) : '');
+    $('ticket-facts').replaceChildren(...facts.map((f) => Q.el('div', {}, f)));
+    $('p-center').textContent = config.center.name;
+    $('p-number').textContent = t.number;
+    $('p-service').textContent = name(service);
+    $('p-prio').textContent = prio ? '★ ' + name(prio) : '';
+    $('p-facts').textContent = facts.join(' — ');
+    $('p-time').textContent = Q.formatDate(t.issued) + ' ' + Q.formatTime(t.issued);
+    $('p-hint').textContent = tr('qrHint');
+    $('ticket-qr').removeAttribute('src');
+    screen('ticket');
+    try {
+      const src = await qrImage(issued.ticket_url);
+      await Promise.all([['ticket-qr', src], ['p-qr', src]].map(([id, url]) => new Promise((resolve) => {
+        $(id).onload = resolve; $(id).onerror = resolve; $(id).src = url;
+      })));
+    } catch (error) {
+      console.warn('qms: no QR code', error);
+    }
+    if (autoPrint) window.print();
+    clearTimeout(backTimer);
+    backTimer = setTimeout(goHome, RETURN_AFTER_MS);
+  }
+
+  function goHome() {
+    clearTimeout(backTimer);
+    screen(config.open_now ? 'home' : 'closed');
+    refresh();
+  }
+
+  async function checkHours() {
+    try {
+      const fresh = await Q.api('/api/v1/centers/' + encodeURIComponent(center) + '/page-config');
+      const changed = fresh.open_now !== config.open_now;
+      config = fresh;
+      if (changed && $('ticket').hidden) {
+        if (config.open_now) goHome(); else renderClosed();
+      }
+    } catch (error) { /* keep the current screen */ }
+  }
+
+  async function checkToken() {
+    try {
+      const me = await Q.api('/api/v1/auth/me', { token });
+      if (!['kiosk', 'supervisor'].includes(me.role) || me.center !== center) {
+        showMessage(tr('wrongDevice'), me.role + ' / ' + (me.center || '—'), true);
+        return false;
+      }
+      return true;
+    } catch (error) {
+      if (error.status === 401 || error.status === 403) {
+        Q.forgetDeviceToken('kiosk', center);
+        showMessage(tr('badToken'), error.reason, true);
+        return false;
+      }
+      return true; // the network: try when issuing
+    }
+  }
+
+  function staticTexts() {
+    const ids = { province: 'province', prompt: 'prompt', 'priority-open': 'priorityOpen',
+      'priority-title': 'priorityTitle', 'priority-none': 'priorityNone', 'ticket-label': 'ticketLabel',
+      'qr-hint': 'qrHint', 'print-again': 'printAgain', done: 'done', 'closed-title': 'closed',
+      'closed-sub': 'closedSub', 'hours-title': 'hours', 'p-label': 'pLabel', 'token-label': 'tokenLabel',
+      'token-save': 'save' };
+    for (const [id, key] of Object.entries(ids)) $(id).textContent = tr(key);
+    const other = new URLSearchParams(Q.params);
+    other.set('lang', Q.lang === 'en' ? 'vi' : 'en');
+    $('lang-switch').href = '?' + other.toString();
+    $('lang-switch').textContent = Q.lang === 'en' ? 'Tiếng Việt' : 'English';
+  }
+
+  async function main() {
+    staticTexts();
+    const tick = () => { $('time').textContent = Q.formatTime(Q.clock.now()); };
+    tick();
+    setInterval(tick, 5000);
+    $('priority-open').addEventListener('click', () => { renderPriorities(); screen('priorities'); });
+    $('priority-none').addEventListener('click', () => { priority = ''; screen('home'); refresh(); });
+    $('done').addEventListener('click', goHome);
+    $('print-again').addEventListener('click', () => window.print());
+    $('token-form').addEventListener('submit', (event) => {
+      event.preventDefault();
+      Q.storeDeviceToken('kiosk', center, $('token-input').value.trim());
+      location.reload();
+    });
+    try {
+      config = await Q.api('/api/v1/centers/' + encodeURIComponent(center) + '/page-config');
+    } catch (error) {
+      showMessage(error.status === 404 ? tr('unknownCenter', { c: center }) : error.title, error.reason, false);
+      return;
+    }
+    Q.clock.learn(config.now);
+    $('center-name').textContent = config.center.name;
+    document.title = config.center.name + ' — ' + tr('prompt');
+    token = Q.deviceToken('kiosk', center);
+    if (!token) { showMessage(tr('noToken'), tr('noTokenText'), true); return; }
+    if (!(await checkToken())) return;
+    setInterval(checkHours, 60000);
+    setInterval(() => { if (!$('home').hidden) refresh(); }, 20000);
+    if (!config.open_now) { renderClosed(); return; }
+    screen('home');
+    refresh();
+  }
+
+  main();
+})();

@@ -1,0 +1,308 @@
+"""The counter console in a real Chromium against the real server, with Redis checked after
+every step: a full day's cycle, two counters calling at once, a double press, the keyboard,
+an expired login, and a ticket another counter took.
+
+Centers used only here: 07183 (Phong Cốc), 07168 (Hà An), 07147 (Hiệp Hòa), 06881-free codes
+are avoided on purpose; the rating tablet and supervisor page use others (their own module).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import msgpack
+import pytest
+import redis.asyncio as aioredis
+from itsdangerous import TimestampSigner, URLSafeTimedSerializer
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
+
+from queue_server import keys
+from tests.live import SECRET, Bootstrap, LiveServer
+from tests.servers import scaled
+
+pytestmark = pytest.mark.browser
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+PASSWORD = "matkhau123"
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+expect.set_options(timeout=scaled(10) * 1000)
+
+
+# ---------------------------------------------------------------------- shared helpers
+
+
+@pytest.fixture(scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(executable_path=CHROMIUM,
+                                                    args=CHROMIUM_ARGS, headless=True)
+        yield launched
+        await launched.close()
+
+
+class Site:
+    """The live server as a test sees it: accounts, kiosk tickets, and Redis read directly."""
+
+    def __init__(self, server: LiveServer, client: aioredis.Redis) -> None:
+        self.server = server
+        self.redis = client
+        self.boot = Bootstrap(server.redis_url)
+        self._kiosks: dict[str, str] = {}
+
+    async def account(self, username: str, role: str, center: str) -> str:
+        await asyncio.to_thread(self.boot.account, username, role, center, PASSWORD)
+        return username
+
+    async def issue(self, center: str, service: str, priority: str | None = None) -> dict[str, Any]:
+        if center not in self._kiosks:
+            self._kiosks[center] = await asyncio.to_thread(self.boot.device, "kiosk", center)
+        async with httpx.AsyncClient(base_url=self.server.base_url) as http:
+            response = await http.post(
+                f"/api/v1/centers/{center}/tickets", json={"service": service,
+                                                           "priority": priority},
+                headers={"Authorization": f"Bearer {self._kiosks[center]}"})
+        assert response.status_code == 201, response.text
+        ticket: dict[str, Any] = response.json()["ticket"]
+        return ticket
+
+    async def counter(self, center: str, counter: str) -> dict[str, str]:
+        return await self.redis.hgetall(keys.counter_key(center, counter))  # type: ignore[no-any-return,misc]
+
+    async def ticket(self, center: str, ticket_id: str) -> dict[str, str]:
+        return await self.redis.hgetall(keys.ticket_key(center, ticket_id))  # type: ignore[no-any-return,misc]
+
+    async def queue(self, center: str, service: str) -> list[str]:
+        return await self.redis.zrange(keys.center_key(center, "queue", service), 0, -1)  # type: ignore[no-any-return]
+
+    async def events(self, center: str, kind: str) -> list[dict[str, Any]]:
+        raw = aioredis.Redis.from_url(self.server.redis_url)
+        try:
+            entries = await raw.xrange(keys.center_stream_key(center))
+        finally:
+            await raw.aclose()
+        decoded = [msgpack.unpackb(fields[b"d"], raw=False) for _, fields in entries]
+        return [event for event in decoded if event["type"] == kind]
+
+
+@pytest.fixture(scope="module")
+async def site(live_server: LiveServer) -> AsyncIterator[Site]:
+    client = aioredis.Redis.from_url(live_server.redis_url, decode_responses=True)
+    yield Site(live_server, client)
+    await client.aclose()
+
+
+async def new_page(browser: Browser, errors: list[str]) -> tuple[BrowserContext, Page]:
+    context = await browser.new_context(viewport={"width": 1280, "height": 900},
+                                        locale="vi-VN", timezone_id="Asia/Ho_Chi_Minh")
+    page = await context.new_page()
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    return context, page
+
+
+async def log_in(page: Page, username: str) -> None:
+    await expect(page.locator("#login-view")).to_be_visible()
+    await page.fill("#username", username)
+    await page.fill("#password", PASSWORD)
+    await page.click("#login-button")
+
+
+async def console(browser: Browser, site: Site, username: str, counter: str,
+                  errors: list[str]) -> tuple[BrowserContext, Page]:
+    """A logged-in console at ``counter`` (taken from the picker)."""
+    context, page = await new_page(browser, errors)
+    await page.goto(site.server.base_url + "/counter")
+    await log_in(page, username)
+    await page.click(f"button[data-take='{counter}']")
+    await expect(page.locator("#console-view")).to_be_visible()
+    await expect(page.locator("#live-status")).to_have_attribute("data-state", "live")
+    return context, page
+
+
+async def shot(page: Page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def button(page: Page, action: str) -> Any:
+    return page.locator(f"#actions button[data-action='{action}']")
+
+
+# ---------------------------------------------------------------------- tests
+
+
+async def test_a_full_day_at_the_counter(browser: Browser, site: Site) -> None:
+    center, errors = "07183", []
+    staff = await site.account("cc_day_staff", "staff", center)
+    first = await site.issue(center, "certification")
+    second = await site.issue(center, "certification")
+    third = await site.issue(center, "results")
+    context, page = await new_page(browser, errors)
+    await page.goto(site.server.base_url + "/counter")
+    await log_in(page, staff)
+    await expect(page.locator("#picker-view")).to_be_visible()
+    await expect(page.locator(".counter-card")).to_have_count(6)
+    await shot(page, "counter-01-picker")
+
+    await page.click("button[data-take='1']")                       # open
+    await expect(page.locator("#console-view")).to_be_visible()
+    assert (await site.counter(center, "1"))["state"] == "open"
+    assert (await site.counter(center, "1"))["staff"] == staff
+    await expect(page.locator("section.queue[data-service='certification'] .count")).to_have_text("2")
+
+    await button(page, "call-next").click()                           # call
+    await expect(page.locator("#current-number")).to_have_text(first["number"])
+    assert (await site.counter(center, "1"))["tk"] == first["id"]
+    assert (await site.ticket(center, first["id"]))["status"] == "called"
+    await shot(page, "counter-02-called")
+
+    await button(page, "start").click()                               # start
+    await expect(page.locator("#current-status")).to_contain_text("Đang phục vụ")
+    assert (await site.ticket(center, first["id"]))["status"] == "serving"
+    await page.wait_for_timeout(1100)   # let the timers tick once for the screenshot
+    await shot(page, "counter-03-serving")
+
+    await button(page, "complete").click()                            # complete
+    await expect(page.locator("#notice")).to_contain_text(f"Đã hoàn thành số {first['number']}")
+    assert (await site.ticket(center, first["id"]))["status"] == "done"
+    assert (await site.counter(center, "1"))["tk"] == ""
+    await expect(page.locator("#day-served")).to_have_text("1")
+
+    await button(page, "call-next").click()                           # no-show
+    await expect(page.locator("#current-number")).to_have_text(second["number"])
+    await button(page, "no-show").click()
+    await expect(page.locator("#notice")).to_contain_text("vắng mặt")
+    assert (await site.ticket(center, second["id"]))["status"] == "no_show"
+    await expect(page.locator("#day-no-shows")).to_have_text("1")
+
+    await button(page, "call-next").click()                           # transfer
+    await expect(page.locator("#current-number")).to_have_text(third["number"])
+    await button(page, "transfer").click()
+    await page.select_option("#transfer-service", "land")
+    await page.fill("#transfer-note", "Cần xác minh hồ sơ đất")
+    await shot(page, "counter-04-transfer-dialog")
+    await page.click("#transfer-ok")
+    await expect(page.locator("#notice")).to_contain_text(f"Đã chuyển số {third['number']}")
+    moved = await site.ticket(center, third["id"])
+    assert moved["status"] == "transferred"
+    new = await site.ticket(center, moved["to"])
+    assert (new["service"], new["status"], new["note"]) == ("land", "waiting",
+                                                           "Cần xác minh hồ sơ đất")
+    assert moved["to"] in await site.queue(center, "land")
+
+    await button(page, "pause").click()                               # pause
+    await page.check("#pause-reasons input[value='meeting']")
+    await page.click("#pause-ok")
+    await expect(page.locator("#counter-state")).to_contain_text("Họp")
+    counter = await site.counter(center, "1")
+    assert (counter["state"], counter["reason"]) == ("paused", "meeting")
+    await expect(button(page, "call-next")).to_be_disabled()
+    await shot(page, "counter-05-paused")
+
+    await button(page, "resume").click()                              # resume
+    await expect(button(page, "call-next")).to_be_enabled()
+    assert (await site.counter(center, "1"))["state"] == "open"
+
+    chosen = [await site.issue(center, "certification") for _ in range(2)][1]
+    row = page.locator(f"li[data-ticket='{chosen['id']}'] button[data-call]")
+    await row.click()                                                 # call a chosen ticket
+    await expect(page.locator("#current-number")).to_have_text(chosen["number"])
+    assert (await site.counter(center, "1"))["tk"] == chosen["id"]
+    await button(page, "start").click()
+    await expect(button(page, "complete")).to_be_enabled()
+    await button(page, "complete").click()
+    await expect(page.locator("#day-served")).to_have_text("2")
+
+    await button(page, "close").click()                               # close
+    await expect(page.locator("#picker-view")).to_be_visible()
+    counter = await site.counter(center, "1")
+    assert (counter["state"], counter["staff"]) == ("closed", "")
+    await shot(page, "counter-06-closed")
+    await context.close()
+    assert errors == []
+
+
+async def test_two_counters_calling_at_once_get_different_tickets(
+        browser: Browser, site: Site) -> None:
+    center, errors = "07168", []
+    a = await site.account("cc_race_a", "staff", center)
+    b = await site.account("cc_race_b", "staff", center)
+    tickets = [await site.issue(center, "certification") for _ in range(3)]
+    ctx_a, page_a = await console(browser, site, a, "1", errors)     # certification, results
+    ctx_b, page_b = await console(browser, site, b, "2", errors)     # civil_status, certification
+    await expect(page_b.locator("section.queue[data-service='certification'] .count")).to_have_text("3")
+
+    await asyncio.gather(page_a.keyboard.press("n"), page_b.keyboard.press("n"))
+    await expect(page_a.locator("#current-number")).to_have_text(r"^B\d{3}$")
+    await expect(page_b.locator("#current-number")).to_have_text(r"^B\d{3}$")
+    shown = {await page_a.inner_text("#current-number"), await page_b.inner_text("#current-number")}
+    held = {(await site.counter(center, "1"))["tk"], (await site.counter(center, "2"))["tk"]}
+    assert len(shown) == 2 and len(held) == 2
+    assert held == {tickets[0]["id"], tickets[1]["id"]}
+    assert {(await site.ticket(center, t))["status"] for t in held} == {"called"}
+    # Each page sees the other's call at once: one ticket left in the shared queue.
+    for page in (page_a, page_b):
+        await expect(page.locator("section.queue[data-service='certification'] .count")).to_have_text("1")
+    await shot(page_a, "counter-07-race-a")
+
+    # Taking a counter someone holds says that a supervisor must hand it over.
+    await page_b.click("#change-counter")
+    await page_b.click("button[data-take='1']")
+    await expect(page_b.locator("#picker-message")).to_contain_text("cần giám sát viên bàn giao")
+    assert (await site.counter(center, "1"))["staff"] == a
+    await shot(page_b, "counter-08-taken")
+    await ctx_a.close()
+    await ctx_b.close()
+    assert errors == []
+
+
+async def test_a_double_press_and_a_lost_answer_call_once(browser: Browser, site: Site) -> None:
+    center, errors = "07147", []
+    staff = await site.account("cc_double", "staff", center)
+    tickets = [await site.issue(center, "certification") for _ in range(4)]
+    context, page = await console(browser, site, staff, "1", errors)
+
+    # Two clicks in the same tick: the second finds the button busy.
+    await page.evaluate("""() => { const b = document.querySelector("[data-action='call-next']");
+                                   b.click(); b.click(); }""")
+    await expect(page.locator("#current-number")).to_have_text(tickets[0]["number"])
+    await page.wait_for_timeout(500)
+    assert [(await site.ticket(center, t["id"]))["status"] for t in tickets[:2]] == [
+        "called", "waiting"]
+    await page.keyboard.press("x")
+    await expect(button(page, "call-next")).to_be_enabled()
+
+    # Two key presses in the same tick.
+    await page.evaluate("""() => { for (const i of [1, 2]) document.dispatchEvent(
+        new KeyboardEvent("keydown", {key: "n", bubbles: true})); }""")
+    await expect(page.locator("#current-number")).to_have_text(tickets[1]["number"])
+    await page.wait_for_timeout(500)
+    assert (await site.ticket(center, tickets[2]["id"]))["status"] == "waiting"
+    await page.keyboard.press("x")
+    await expect(button(page, "call-next")).to_be_enabled()
+
+    # The server acts but its answer is lost: the retry carries the same key and acts once.
+    keys_sent: list[str | None] = []
+
+    async def lose_first_answer(route: Any) -> None:
+        keys_sent.append(route.request.headers.get("idempotency-key"))
+        if len(keys_sent) == 1:
+            await route.fetch()
+            await route.abort("connectionreset")
+        else:
+            await route.continue_()
+
+    await page.route("**/counters/1/call-next", lose_first_answer)
+    await page.keyboard.press("n")
+    await expect(page.locator("#current-number")).to_have_text(tickets[2]["number"])
+    assert len(keys_sent) == 2 and keys_sent[0] == keys_sent[1] and keys_sent[0]
+    assert (await site.ticket(center, tickets[3]["id"]))["status"] == "waiting"
+    called = [e for e in await site.events(center, "called") if e["counter"]["id"] == "1"]
+    assert [e["ticket"]["id"] for e in called] == [t["id"] for t in tickets[:3]]
+    await context.close()
+    assert errors == []
