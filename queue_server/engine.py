@@ -295,14 +295,16 @@ class Engine:
 
     async def snapshot(
         self, center_id: str, *, tickets_per_queue: int = 0, metrics: bool = False,
-        day: bool = False,
+        day: bool = False, recent: bool = False,
     ) -> dict[str, Any]:
-        """One center, consistent to the stream id ``last_id`` (see snapshot.lua)."""
+        """One center, consistent to the stream id ``last_id`` (see snapshot.lua); ``recent``
+        adds the last calls (read back from the stream, so ask only where they are shown)."""
         center = self._center(center_id)
         if not isinstance(tickets_per_queue, int) or not 0 <= tickets_per_queue <= 200:
             raise InvalidInput("tickets per queue must be 0..200", field="tickets_per_queue")
         raw = await self._call("snapshot", center.id, None, tickets_per_queue,
-                               "1" if metrics else "0", "1" if day else "0")
+                               "1" if metrics else "0", "1" if day else "0",
+                               "1" if recent else "0")
         for service in raw["services"]:
             load = service["load"]
             mean = mean_service_seconds(load["svc_ms"], load["svc_n"], load["typical_s"])

@@ -14,6 +14,7 @@ ROOT = "qms"
 # Suffix templates within a center: name -> (suffix, argument name or None).
 CENTER_KEYS: dict[str, tuple[str, str | None]] = {
     "meta": ("meta", None),            # hash: the center's configuration as scripts need it
+                                       # (field 'clock': a test-only offset added to TIME)
     "seq": ("seq:", "day"),            # hash: service -> last number issued that local day
     "ticket": ("t:", "ticket_id"),     # hash: one ticket
     "queue": ("q:", "service"),        # zset: normal waiting tickets by arrival ms
@@ -24,12 +25,11 @@ CENTER_KEYS: dict[str, tuple[str, str | None]] = {
     "booked": ("booked", None),        # zset: appointments not yet checked in, by appointment ms
     "counter": ("k:", "counter"),      # hash: one counter's live state
     "events": ("events", None),        # stream: every transition, msgpack in field "d"
-    "recent": ("recent", None),        # list: the last calls, newest first (msgpack)
     "metrics": ("m", None),            # hash: monotonic counters and histogram buckets
     "day": ("day:", "day"),            # hash: today's totals per center, service and staff
-    "live": ("live", None),            # hash: current totals (waiting, called, serving)
+    "live": ("live", None),            # hash: waiting/called/serving, w:<service> waiting,
+                                       # a:<service> open counters serving it
     "idempotency": ("idem:", "key"),   # string: fingerprint + packed first result
-    "clock": ("clock", None),          # string: test-only offset (ms) added to Redis TIME
 }
 
 
@@ -56,10 +56,6 @@ def ticket_key(center_id: str, ticket_id: str) -> str:
 
 def counter_key(center_id: str, counter_id: str) -> str:
     return center_key(center_id, "counter", counter_id)
-
-
-def clock_key(center_id: str) -> str:
-    return center_key(center_id, "clock")
 
 
 # Keys outside any center: accounts, tokens and rate limits (single-key operations only).

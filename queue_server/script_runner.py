@@ -139,7 +139,8 @@ class ScriptRunner:
                 return [error]
         pipe = self.client.pipeline(transaction=False)
         for script, keys, args, _ in batch:
-            pipe.evalsha(script.sha, len(keys), *keys, *args)
+            # execute_command, not pipe.evalsha: redis-py's ClusterPipeline refuses the latter.
+            pipe.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
         results: list[Any] = await pipe.execute(raise_on_error=False)
         return results
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from queue_server.engine import Engine
-from queue_server.keys import clock_key
+from queue_server.keys import center_meta_key
 from queue_server.province import Province, load_province
 from queue_server.redis_client import RedisClient, close, connect, is_cluster
 from queue_server.script_runner import ScriptRunner
@@ -77,7 +77,7 @@ async def any_engine(
 
 async def shift_clock(client: RedisClient, center_id: str, offset_ms: int) -> None:
     """Move one center's clock (the scripts add this offset to Redis TIME): tests only."""
-    await client.set(clock_key(center_id), offset_ms)
+    await client.hset(center_meta_key(center_id), "clock", offset_ms)
 
 
 def artifacts_dir() -> Path:

@@ -29,7 +29,6 @@ from typing import Any
 
 import msgpack
 import pytest
-from redis.exceptions import RedisClusterException
 
 from queue_server import keys
 from queue_server.engine import Engine
@@ -314,21 +313,10 @@ async def test_fifty_counters_five_thousand_tickets(redis_url: str, province: Pr
         await close_engine(engine)
 
 
-# redis-py refuses ``ClusterPipeline.evalsha()`` ("Calling pipelined function evalsha is blocked
-# when running redis in cluster mode"), so ScriptRunner fails every batch of two or more calls on
-# a cluster; ``pipe.execute_command("EVALSHA", …)`` is routed by key and works. Reported to the
-# lead; strict, so these turn red (XPASS) once the runner is fixed and the marks can go.
-CLUSTER_BATCH_BUG = pytest.mark.xfail(
-    raises=RedisClusterException, strict=True,
-    reason="ScriptRunner pipelines EVALSHA through ClusterPipeline.evalsha, which redis-py blocks",
-)
-
-
 @pytest.mark.cluster
 @pytest.mark.parametrize(
     "batch",
-    [pytest.param(True, marks=CLUSTER_BATCH_BUG, id="batched"),
-     pytest.param(False, id="one-call-per-connection")],
+    [pytest.param(True, id="batched"), pytest.param(False, id="one-call-per-connection")],
 )
 async def test_concurrency_on_a_cluster(cluster_url: str, province: Province, batch: bool) -> None:
     centers = pick_centers(province, wards=0, communes=5)
@@ -342,9 +330,9 @@ async def test_concurrency_on_a_cluster(cluster_url: str, province: Province, ba
 
 
 @pytest.mark.cluster
-@CLUSTER_BATCH_BUG
 async def test_two_concurrent_calls_on_a_cluster(cluster_url: str, province: Province) -> None:
-    """The minimal reproduction: two requests in the same loop turn share one pipeline."""
+    """Two requests in the same loop turn share one pipeline, which a cluster splits by node
+    (redis-py's ClusterPipeline refuses .evalsha(); the runner sends EVALSHA as a command)."""
     engine = await make_engine(cluster_url, province)
     try:
         first, second = await asyncio.gather(

@@ -20,6 +20,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 from queue_server.engine import Engine
 from queue_server.errors import QmsError
+from queue_server.keys import center_key
 from queue_server.models import Ticket
 from queue_server.province import Province
 from queue_server.rules.center_model import CenterModel, ModelTicket
@@ -257,8 +258,14 @@ class EngineMatchesModel(RuleBasedStateMachine):
             assert (counter["state"], counter["staff"], counter["ticket"], counter["streak"]) == (
                 expected.state.value, expected.staff, expected.ticket, expected.streak)
             assert counter["services"] == ",".join(expected.services)
+        live = self.run(self.engine.runner.client.hgetall(center_key(CENTER, "live")))
         for service in snapshot["services"]:
             assert service["waiting"] == self.model.waiting(service["id"])
+            # The counts the scripts keep incrementally agree with the queues and counters.
+            assert int(live.get(f"w:{service['id']}".encode(), 0)) == service["waiting"]
+            open_here = sum(1 for c in self.model.counters.values()
+                            if c.state.value == "open" and service["id"] in c.services)
+            assert service["load"]["active"] == open_here
         for ticket_id in self.ids[-3:]:
             state = self.run(self.engine.ticket(ticket_id))
             assert state.ticket.status == self.model.tickets[ticket_id].status

@@ -24,24 +24,24 @@ export function newKey() {
 
 // ------------------------------------------------------------------ the saved login
 
+// Read from localStorage at each use: a login made (or ended) in another tab of the same
+// browser counts here too.
 export class Session {
-  constructor(storageKey) {
-    this.storageKey = storageKey;
-    this.data = null;
-    try { this.data = JSON.parse(localStorage.getItem(storageKey) || "null"); } catch { /* */ }
+  constructor(storageKey) { this.storageKey = storageKey; }
+  get data() {
+    try { return JSON.parse(localStorage.getItem(this.storageKey) || "null"); } catch { return null; }
   }
   get token() { return this.data?.token || ""; }
-  get valid() { return Boolean(this.token) && (!this.data.expiresAt || Date.now() < this.data.expiresAt); }
+  get valid() {
+    const data = this.data;
+    return Boolean(data?.token) && (!data.expiresAt || Date.now() < data.expiresAt);
+  }
   save(login) {
-    this.data = { token: login.token, username: login.username, name: login.name,
-      role: login.role, center: login.center,
-      expiresAt: Date.now() + (login.expires_in || 0) * 1000 };
-    localStorage.setItem(this.storageKey, JSON.stringify(this.data));
+    localStorage.setItem(this.storageKey, JSON.stringify({ token: login.token,
+      username: login.username, name: login.name, role: login.role, center: login.center,
+      expiresAt: Date.now() + (login.expires_in || 0) * 1000 }));
   }
-  clear() {
-    this.data = null;
-    localStorage.removeItem(this.storageKey);
-  }
+  clear() { localStorage.removeItem(this.storageKey); }
 }
 
 // ------------------------------------------------------------------ HTTP

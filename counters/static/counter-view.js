@@ -61,26 +61,26 @@ export function renderButtons(counter, mayAct, busy) {
   for (const button of $$("#queues button[data-call]")) button.disabled = busy || !can.call;
 }
 
-export function renderCounterState(counter, names, me) {
+export function renderCounterState(counter, me) {
   if (!counter) return "";
   const state = STATES[counter.state] || [counter.state, counter.state];
-  let extra = "";
-  if (counter.state === "paused") {
-    const reason = names.reason[counter.reason];
-    extra = ` — ${escapeHtml(reason?.name || counter.reason)} <span class="en">/ ${escapeHtml(reason?.name_en || "")}</span>`
-      + ` · <span data-since="${counter.since}"></span>`;
-  }
   const holder = counter.staff && counter.staff !== me
     ? `<div class="notice warn">Quầy đang do <b>${escapeHtml(counter.staff)}</b> phụ trách <span class="en">/ held by ${escapeHtml(counter.staff)}</span></div>` : "";
-  return `<span class="state state-${escapeHtml(counter.state)}">${both(state)}</span>${extra}${holder}`;
+  return `<span class="state state-${escapeHtml(counter.state)}">${both(state)}</span>${holder}`;
 }
 
 export function renderCurrent(counter, names) {
   const t = counter?.current;
+  if (counter?.state === "paused") {
+    const reason = names.reason[counter.reason] || { name: counter.reason, name_en: "" };
+    return `<div class="paused-big">${both([`Tạm dừng: ${reason.name}`, `Paused: ${reason.name_en}`])}
+      <div class="timer"><span class="value" data-since="${counter.since}"></span></div>
+      <div class="en">Nhấn P để tiếp tục / Press P to resume</div></div>`;
+  }
   if (!counter || !counter.ticket) {
     const idle = counter?.state === "open"
       ? ["Chưa có số nào trong tay. Nhấn N để gọi số tiếp theo.", "No ticket in hand. Press N to call the next one."]
-      : ["Không phục vụ.", "Not serving."];
+      : ["Quầy đang đóng.", "The counter is closed."];
     return `<div class="empty">${both(idle)}</div>`;
   }
   if (!t) return `<div class="empty">…</div>`;
@@ -121,7 +121,8 @@ export function renderQueues(snap, counter, names) {
     if (!s) continue;
     const rows = s.tickets || [];
     const more = s.waiting > rows.length ? `<li class="more">… và ${s.waiting - rows.length} số khác <span class="en">/ and ${s.waiting - rows.length} more</span></li>` : "";
-    const oldest = s.waiting && s.oldest ? `<span data-since="${s.oldest}" data-target="${target}"></span>` : "—";
+    const oldest = s.waiting && s.oldest ? `<span data-since="${s.oldest}" data-target="${target}"></span>`
+      : `— <span class="en">(không có ai chờ / nobody waiting)</span>`;
     parts.push(`<section class="queue" data-service="${escapeHtml(id)}">
       <h3>${escapeHtml(serviceName(names, id))} <span class="en">/ ${escapeHtml(names.service[id]?.name_en || "")}</span>
         <span class="count" title="Đang chờ / Waiting">${s.waiting}</span></h3>
@@ -185,4 +186,36 @@ export function transferOptions(snap, counter, names) {
       .map((c) => `<option value="${escapeHtml(c.id)}">${escapeHtml(c.name || c.id)} (${escapeHtml((STATES[c.state] || [c.state])[0])})</option>`));
   $("#transfer-service").innerHTML = services.join("");
   $("#transfer-counter").innerHTML = counters.join("");
+}
+
+export function pauseChoices(names) {
+  return names.pause_reasons.map((r, i) => `<label class="choice">
+    <input type="radio" name="reason" value="${escapeHtml(r.id)}" ${i === 0 ? "checked" : ""}>
+    <kbd>${i + 1}</kbd> ${both([r.name, r.name_en])}</label>`).join("");
+}
+
+// What the console says after an action succeeded: [Vietnamese, English].
+export function successMessage(name, out, body, names) {
+  const t = out.ticket;
+  const n = t?.number || "";
+  switch (name) {
+    case "open": return ["Đã nhận quầy.", "Counter taken."];
+    case "call-next": return t ? [`Đã gọi số ${n}.`, `Called ${n}.`] : ["Không có ai đang chờ.", "Nobody is waiting."];
+    case "call": return [`Đã gọi số ${n}.`, `Called ${n}.`];
+    case "recall": return t?.status === "no_show"
+      ? [`Số ${n} đã quá số lần gọi lại: đánh dấu vắng mặt.`, `${n} passed the recall limit: no-show.`]
+      : [`Đã gọi lại số ${n} (lần ${t?.recalls}).`, `Recalled ${n} (${t?.recalls}).`];
+    case "start": return [`Bắt đầu phục vụ số ${n}.`, `Serving ${n}.`];
+    case "complete": return [`Đã hoàn thành số ${n}.`, `Completed ${n}.`];
+    case "no-show": return [`Số ${n}: vắng mặt.`, `${n}: no-show.`];
+    case "transfer": {
+      const to = out.new_ticket;
+      const where = body.to_counter ? `quầy ${body.to_counter}` : serviceName(names, to?.service);
+      return [`Đã chuyển số ${n} sang ${where}: số mới ${to?.number}.`, `Transferred ${n}: new number ${to?.number}.`];
+    }
+    case "pause": return ["Quầy đang tạm dừng.", "The counter is paused."];
+    case "resume": return ["Quầy tiếp tục làm việc.", "The counter is back at work."];
+    case "close": return ["Đã đóng quầy.", "The counter is closed."];
+    default: return null;
+  }
 }

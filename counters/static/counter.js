@@ -4,12 +4,12 @@
 // a request is in flight, so a double press acts once.
 
 import {
-  $, $$, LiveFeed, ServerClock, Session, api, both, catalogue, escapeHtml, explain, idAfter,
-  login, newKey, showNotice,
+  $, $$, LiveFeed, ServerClock, Session, api, catalogue, escapeHtml, explain, idAfter, login,
+  newKey, showNotice,
 } from "./common.js";
 import {
   ACTIONS, allowed, renderButtons, renderCounterState, renderCurrent, renderDay, renderPicker,
-  renderQueues, serviceName, tick, transferOptions,
+  pauseChoices, renderQueues, successMessage, tick, transferOptions,
 } from "./counter-view.js";
 
 const session = new Session("qms.session");
@@ -190,7 +190,7 @@ function render() {
   const c = myCounter();
   if (!c) return;
   $("#where").textContent = `${app.snap.name} · ${c.name || `Quầy ${c.id}`}`;
-  $("#counter-state").innerHTML = renderCounterState(c, app.names, me());
+  $("#counter-state").innerHTML = renderCounterState(c, me());
   $("#current").innerHTML = renderCurrent(c, app.names);
   $("#queues").innerHTML = renderQueues(app.snap, c, app.names);
   renderButtons(c, mayAct(c), app.busy);
@@ -209,31 +209,6 @@ function refreshDaySoon(delay = 400) {
 }
 
 // ------------------------------------------------------------------ acting
-
-function successMessage(name, out, body) {
-  const t = out.ticket;
-  const n = t?.number || "";
-  switch (name) {
-    case "open": return ["Đã nhận quầy.", "Counter taken."];
-    case "call-next": return t ? [`Đã gọi số ${n}.`, `Called ${n}.`] : ["Không có ai đang chờ.", "Nobody is waiting."];
-    case "call": return [`Đã gọi số ${n}.`, `Called ${n}.`];
-    case "recall": return t?.status === "no_show"
-      ? [`Số ${n} đã quá số lần gọi lại: đánh dấu vắng mặt.`, `${n} passed the recall limit: no-show.`]
-      : [`Đã gọi lại số ${n} (lần ${t?.recalls}).`, `Recalled ${n} (${t?.recalls}).`];
-    case "start": return [`Bắt đầu phục vụ số ${n}.`, `Serving ${n}.`];
-    case "complete": return [`Đã hoàn thành số ${n}.`, `Completed ${n}.`];
-    case "no-show": return [`Số ${n}: vắng mặt.`, `${n}: no-show.`];
-    case "transfer": {
-      const to = out.new_ticket;
-      const where = body.to_counter ? `quầy ${body.to_counter}` : serviceName(app.names, to?.service);
-      return [`Đã chuyển số ${n} sang ${where}: số mới ${to?.number}.`, `Transferred ${n}: new number ${to?.number}.`];
-    }
-    case "pause": return ["Quầy đang tạm dừng.", "The counter is paused."];
-    case "resume": return ["Quầy tiếp tục làm việc.", "The counter is back at work."];
-    case "close": return ["Đã đóng quầy.", "The counter is closed."];
-    default: return null;
-  }
-}
 
 function setBusy(busy) {
   app.busy = busy;
@@ -255,7 +230,7 @@ async function run(action) {
     const path = `/api/v1/centers/${action.center}/counters/${action.counter}/${action.name}`;
     const out = await api(session, "POST", path, { body: action.body, key: action.key });
     if (out.counter) mergeCounter(out.counter, out.ticket);
-    showNotice($("#notice"), "ok", successMessage(action.name, out, action.body));
+    showNotice($("#notice"), "ok", successMessage(action.name, out, action.body, app.names));
     refreshSoon();
     refreshDaySoon();
     if (action.name === "close") {
@@ -325,9 +300,7 @@ function openTransfer() {
 }
 
 function openPause() {
-  $("#pause-reasons").innerHTML = app.names.pause_reasons.map((r, i) => `<label class="choice">
-    <input type="radio" name="reason" value="${escapeHtml(r.id)}" ${i === 0 ? "checked" : ""}>
-    <kbd>${i + 1}</kbd> ${both([r.name, r.name_en])}</label>`).join("");
+  $("#pause-reasons").innerHTML = pauseChoices(app.names);
   $("#pause-dialog").showModal();
   $("#pause-reasons input:checked").focus();
 }
@@ -364,7 +337,7 @@ function bind() {
     act("transfer", body);
   });
   $("#pause-form").addEventListener("submit", (e) => {
-    if (e.submitter?.value !== "ok" && e.submitter) return;
+    if (e.submitter?.value !== "ok") return;
     const reason = $("#pause-reasons input:checked")?.value;
     if (reason) act("pause", { reason });
   });
@@ -372,6 +345,14 @@ function bind() {
     const radio = $$("#pause-reasons input")[Number(e.key) - 1];
     if (radio) { radio.checked = true; radio.focus(); }
   });
+  // Enter confirms a dialog (the form's default button would be "Cancel", the first one).
+  for (const [dialog, ok] of [["#pause-dialog", "#pause-ok"], ["#transfer-dialog", "#transfer-ok"]]) {
+    $(dialog).addEventListener("keydown", (e) => {
+      if (e.key !== "Enter" || e.target.closest("textarea, button")) return;
+      e.preventDefault();
+      $(ok).click();
+    });
+  }
   document.addEventListener("keydown", (e) => {
     if (e.ctrlKey || e.metaKey || e.altKey || e.repeat || $("#console-view").hidden) return;
     if (document.querySelector("dialog[open]") || e.target.closest?.("input, textarea, select")) return;

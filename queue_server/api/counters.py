@@ -134,7 +134,7 @@ async def live(center_id: str, services: ServicesDep, principal: PrincipalDep,
     principal.require(center_id, *WORKERS, Role.DISPLAY, Role.PROVINCE)
     if not 0 <= tickets <= 200:
         raise InvalidInput("tickets must be 0..200", field="tickets")
-    return await services.engine.snapshot(center_id, tickets_per_queue=tickets)
+    return await services.engine.snapshot(center_id, tickets_per_queue=tickets, recent=True)
 
 
 @router.get("/me/day", summary="The logged-in staff member's day so far")

@@ -55,7 +55,53 @@ def problem(status: int, code: str, detail: str, **extra: Any) -> JSONResponse:
     return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
 
 
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "type": "object",
+    "description": "RFC 9457 problem details; `type` is stable, `detail` is Vietnamese first.",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string", "examples": ["/problems/forbidden"]},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "errors": {"type": "array", "items": {
+            "type": "object", "required": ["field", "problem"],
+            "properties": {"field": {"type": "string"}, "problem": {"type": "string"}}}},
+        "retry_after": {"type": "integer", "description": "seconds (also in Retry-After)"},
+    },
+}
+
+
+def describe_problems(schema: dict[str, Any]) -> dict[str, Any]:
+    """Make the OpenAPI document say what errors really are: problem+json for every 4xx and
+    for 503, instead of FastAPI's default 422 body (which this app never sends)."""
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components["Problem"] = PROBLEM_SCHEMA
+    for unused in ("HTTPValidationError", "ValidationError"):
+        components.pop(unused, None)
+    content = {MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    for item in schema.get("paths", {}).values():
+        for operation in item.values():
+            responses = operation.setdefault("responses", {})
+            responses.pop("422", None)
+            responses["4XX"] = {"description": "Refused: see the problem's `type`",
+                                "content": content}
+            responses["503"] = {"description": "Redis cannot be reached: retry later",
+                                "content": content}
+    return schema
+
+
 def install(app: FastAPI) -> None:
+    original_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = describe_problems(original_openapi())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
     @app.exception_handler(QmsError)
     async def qms_error(request: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, QmsError)

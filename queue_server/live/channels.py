@@ -123,7 +123,7 @@ async def center_sync(services: Services, socket: SocketSubscriber, center: str,
                     event = StreamEvent(center, stream_id.decode(), fields[b"d"])
                     socket.write(event.frame(socket.fmt))
                 return {center: missed[-1][0].decode() if missed else last_id}
-    snapshot = await services.engine.snapshot(center, tickets_per_queue=tickets)
+    snapshot = await services.engine.snapshot(center, tickets_per_queue=tickets, recent=True)
     socket.send_frame({"type": "snapshot", "id": snapshot["last_id"], "snapshot": snapshot})
     return {center: str(snapshot["last_id"])}
 

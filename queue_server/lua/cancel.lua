@@ -10,5 +10,5 @@ if t.status == 'booked' then redis.call('ZREM', K.booked(), t.id) else dequeue(t
 t.status, t.ended = 'cancelled', now
 set_ticket(t, 'status', 'cancelled', 'ended', now)
 inc('cancels|' .. t.service)
-local event = emit('cancelled', now, {ticket = ticket_view(t), waiting = waiting_of(t.service)})
+local event = emit('cancelled', now, {ticket = ticket_view(t)}, {t.service})
 return finish({ticket = ticket_view(t), event = event})

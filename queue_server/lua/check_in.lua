@@ -8,5 +8,5 @@ redis.call('ZREM', K.booked(), t.id)
 t.status, t.arrived = 'waiting', now
 set_ticket(t, 'status', 'waiting', 'arrived', now)
 enqueue(t)
-local event = emit('checked_in', now, {ticket = ticket_view(t), waiting = waiting_of(t.service)})
+local event = emit('checked_in', now, {ticket = ticket_view(t)}, {t.service})
 return finish({ticket = ticket_view(t), event = event})

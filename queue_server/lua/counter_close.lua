@@ -11,6 +11,7 @@ if c.tk ~= '' then
 end
 local now = now_ms()
 account(c, now)
+if c.state == 'open' then set_active(c, -1) end
 c.state, c.staff, c.reason, c.streak = 'closed', '', '', 0
 save_counter(c, now)
 local event = emit('counter_closed', now, {counter = counter_view(c)})

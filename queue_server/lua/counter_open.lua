@@ -14,6 +14,8 @@ if c.state ~= 'closed' and not force then
 end
 local now = now_ms()
 account(c, now)
+if c.state ~= 'open' then set_active(c, 1) end
+touch_day(now)
 c.state, c.staff, c.reason = 'open', staff, ''
 save_counter(c, now)
 local event = emit('counter_opened', now, {counter = counter_view(c)})

@@ -15,6 +15,7 @@ if c.tk ~= '' then
 end
 local now = now_ms()
 account(c, now)
+set_active(c, -1)
 c.state, c.reason = 'paused', reason
 save_counter(c, now)
 local event = emit('counter_paused', now, {counter = counter_view(c)})

@@ -8,6 +8,7 @@ if c.state ~= 'paused' then
 end
 local now = now_ms()
 account(c, now)
+set_active(c, 1)
 c.state, c.reason = 'open', ''
 save_counter(c, now)
 local event = emit('counter_resumed', now, {counter = counter_view(c)})

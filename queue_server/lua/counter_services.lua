@@ -12,7 +12,9 @@ for _, service in ipairs(services) do
   seen[service] = true
 end
 local now = now_ms()
+if c.state == 'open' then set_active(c, -1) end
 c.svcs = table.concat(services, ',')
+if c.state == 'open' then set_active(c, 1) end
 redis.call('HSET', K.counter(c.id), 'svcs', c.svcs)
 local event = emit('counter_updated', now, {counter = counter_view(c)})
 return finish({counter = counter_view(c), event = event})

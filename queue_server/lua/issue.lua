@@ -21,7 +21,7 @@ local t = create_ticket(now, service, channel, prio, now, appt, booked and 'book
   {th = token_hash})
 if booked then redis.call('ZADD', K.booked(), appt, t.id) else enqueue(t) end
 local view = ticket_view(t)
-local event = emit('issued', now, {ticket = view, waiting = waiting_of(service)})
+local event = emit('issued', now, {ticket = view}, {service})
 -- The kiosk prints the estimated wait: answer it here rather than in a second round trip.
 return finish({ticket = view, event = event, ahead = people_ahead(t, now),
   load = service_load(service, '', now)})

@@ -12,12 +12,12 @@ local function fail(code, message)
   error({err = 'QMS ' .. code .. ' ' .. message})
 end
 
+local META = {}
+
+-- Redis TIME, plus the meta field 'clock' (ms) that only tests set: call after load_meta().
 local function now_ms()
   local t = redis.call('TIME')
-  local ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-  local offset = redis.call('GET', K.clock())
-  if offset then ms = ms + tonumber(offset) end
-  return ms
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + (META.clock or 0)
 end
 
 -- Local calendar day (UTC+7, no daylight saving) as YYYYMMDD; civil-from-days arithmetic.
@@ -48,15 +48,15 @@ local function split(list)
 end
 
 -- The center's policy; an unknown center is refused before anything else.
-local META = {}
+local META_FIELDS = {'name', 'max_in_row', 'window_ms', 'max_recalls', 'maxlen', 'recent_n',
+  'idem_ttl', 'services', 'prios', 'reasons', 'counters', 'target_s', 'clock'}
+local META_NUMBERS = {'max_in_row', 'window_ms', 'max_recalls', 'maxlen', 'recent_n',
+  'idem_ttl', 'target_s', 'clock'}
 local function load_meta()
-  local names = {'name', 'max_in_row', 'window_ms', 'max_recalls', 'maxlen', 'recent_n',
-    'idem_ttl', 'services', 'prios', 'reasons', 'counters', 'target_s'}
-  local values = redis.call('HMGET', K.meta(), unpack(names))
+  local values = redis.call('HMGET', K.meta(), unpack(META_FIELDS))
   if not values[1] then fail('unknown-center', 'unknown center ' .. CENTER) end
-  for i, name in ipairs(names) do META[name] = values[i] end
-  for _, name in ipairs({'max_in_row', 'window_ms', 'max_recalls', 'maxlen', 'recent_n',
-    'idem_ttl', 'target_s'}) do META[name] = tonumber(META[name]) end
+  for i, name in ipairs(META_FIELDS) do META[name] = values[i] end
+  for _, name in ipairs(META_NUMBERS) do META[name] = tonumber(META[name]) end
 end
 
 -- A retried request with the same key returns the first answer, unchanged.
@@ -164,10 +164,14 @@ local function inc(field, by)
   redis.call('HINCRBY', K.metrics(), field, by or 1)
 end
 
+-- Today's totals; the hash gets its expiry from touch_day (first ticket of the day, or a
+-- counter opening), not from every increment.
 local function day_inc(now, field, by)
-  local key = K.day(local_day(now))
-  redis.call('HINCRBY', key, field, by or 1)
-  redis.call('EXPIRE', key, 40 * 86400)
+  redis.call('HINCRBY', K.day(local_day(now)), field, by or 1)
+end
+
+local function touch_day(now)
+  redis.call('EXPIRE', K.day(local_day(now)), 40 * 86400)
 end
 
 local function observe(name, label, ms, bounds)
@@ -185,9 +189,12 @@ local function live(field, by)
   redis.call('HINCRBY', K.live(), field, by)
 end
 
-local function queue_length(service)
-  return redis.call('ZCARD', K.queue(service)) + redis.call('ZCARD', K.queue_priority(service))
-    + redis.call('ZCARD', K.queue_appointment(service))
+-- An open counter counts as active for each service it serves (live 'a:<service>'), which
+-- is what an ETA divides by; kept here on every change of state or services.
+local function set_active(c, delta)
+  for _, service in ipairs(split(c.svcs)) do
+    redis.call('HINCRBY', K.live(), 'a:' .. service, delta)
+  end
 end
 
 -- The counter's activity, for staff time: serving (ticket in hand), idle, paused, or none.
@@ -232,26 +239,22 @@ local function counter_view(c)
     reason = c.reason or '', since = c.since, services = c.svcs or ''}
 end
 
-local function totals()
-  local v = redis.call('HMGET', K.live(), 'waiting', 'called', 'serving')
-  return {waiting = tonumber(v[1] or '0'), called = tonumber(v[2] or '0'),
-    serving = tonumber(v[3] or '0')}
-end
-
 -- Append one event to the center's capped stream; every frame a display gets comes from here.
-local function emit(kind, now, fields)
-  fields.type = kind
-  fields.at = now
-  fields.center = CENTER
-  fields.totals = totals()
+-- Every event carries the center's totals, and the waiting count of the services it touched
+-- (one HMGET of the live hash for both).
+local function emit(kind, now, fields, services)
+  local names = {'waiting', 'called', 'serving'}
+  for _, service in ipairs(services or {}) do names[#names + 1] = 'w:' .. service end
+  local v = redis.call('HMGET', K.live(), unpack(names))
+  fields.type, fields.at, fields.center = kind, now, CENTER
+  fields.totals = {waiting = tonumber(v[1] or '0'), called = tonumber(v[2] or '0'),
+    serving = tonumber(v[3] or '0')}
+  if services then
+    fields.waiting = {}
+    for i, service in ipairs(services) do fields.waiting[service] = tonumber(v[3 + i] or '0') end
+  end
   return redis.call('XADD', K.events(), 'MAXLEN', '~', META.maxlen, '*', 'd',
     cmsgpack.pack(fields))
-end
-
-local function push_recent(t, c, now, kind)
-  redis.call('LPUSH', K.recent(), cmsgpack.pack({number = t.number, counter = c.id,
-    service = t.service, priority = t.prio, at = now, type = kind, id = t.id}))
-  redis.call('LTRIM', K.recent(), 0, META.recent_n - 1)
 end
 
 -- Where a waiting ticket sits: a counter's own queue, priority, appointment or normal.
@@ -265,16 +268,23 @@ local function queue_for(t)
   return K.queue(t.service), tonumber(t.arrived)
 end
 
+-- Waiting totals: the center's, and per service for tickets in a service queue (not those
+-- sent to one counter).
+local function count_waiting(t, delta)
+  live('waiting', delta)
+  if t.tc == nil or t.tc == '' then live('w:' .. t.service, delta) end
+end
+
 local function enqueue(t)
   local key, score = queue_for(t)
   redis.call('ZADD', key, score, t.id)
-  live('waiting', 1)
+  count_waiting(t, 1)
 end
 
 local function dequeue(t)
   local key = queue_for(t)
   redis.call('ZREM', key, t.id)
-  live('waiting', -1)
+  count_waiting(t, -1)
 end
 
 -- A new ticket numbered per center, service and local day; the caller validated its inputs.
@@ -282,7 +292,10 @@ local function create_ticket(now, service, channel, prio, arrived, appt, status,
   local day = local_day(now)
   local seq_key = K.seq(day)
   local seq = redis.call('HINCRBY', seq_key, service, 1)
-  if seq == 1 then redis.call('EXPIRE', seq_key, 3 * 86400) end
+  if seq == 1 then
+    redis.call('EXPIRE', seq_key, 3 * 86400)
+    touch_day(now)
+  end
   local prefix = redis.call('HGET', K.meta(), 'svc:' .. service .. ':prefix')
   local number = string.format('%s%03d', prefix, seq)
   local t = {id = CENTER .. '-' .. day .. '-' .. number, number = number, service = service,
@@ -304,12 +317,6 @@ local function set_ticket(t, ...)
 end
 
 ---------------------------------------------------------------- transitions shared by scripts
-
-local function waiting_of(...)
-  local out = {}
-  for _, service in ipairs({...}) do out[service] = queue_length(service) end
-  return out
-end
 
 -- When a ticket's wait began: its arrival (a check-in for appointments), or, for a transferred
 -- ticket, the transfer (its first wait was counted at its first call).
@@ -333,9 +340,7 @@ local function do_call(t, c, now, streak)
   inc('calls|' .. t.service)
   day_inc(now, 'called')
   day_inc(now, 'wait_ms', waited)
-  push_recent(t, c, now, 'called')
-  return emit('called', now, {ticket = ticket_view(t), counter = counter_view(c),
-    waiting = waiting_of(t.service)})
+  return emit('called', now, {ticket = ticket_view(t), counter = counter_view(c)}, {t.service})
 end
 
 -- called -> no_show (marked by staff, or the recall past the limit).
@@ -359,18 +364,10 @@ end
 
 -- Open counters that would call a ticket of this service (or the one counter it targets).
 local function active_counters(service, target_counter)
-  local active = 0
-  for _, id in ipairs(split(META.counters)) do
-    local v = redis.call('HMGET', K.counter(id), 'state', 'svcs')
-    if v[1] == 'open' then
-      if target_counter ~= '' then
-        if id == target_counter then active = active + 1 end
-      elseif in_list(v[2] or '', service) then
-        active = active + 1
-      end
-    end
+  if target_counter ~= '' then
+    return redis.call('HGET', K.counter(target_counter), 'state') == 'open' and 1 or 0
   end
-  return active
+  return tonumber(redis.call('HGET', K.live(), 'a:' .. service) or '0')
 end
 
 -- People before a waiting ticket (nil unless waiting). It approximates the routing order:

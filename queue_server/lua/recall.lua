@@ -14,6 +14,5 @@ t.recalls = tonumber(t.recalls) + 1
 set_ticket(t, 'recalls', t.recalls)
 inc('recalls|' .. t.service)
 if c.staff ~= '' then inc('s_recalls|' .. c.staff) end
-push_recent(t, c, now, 'recalled')
 local event = emit('recalled', now, {ticket = ticket_view(t), counter = counter_view(c)})
 return finish({ticket = ticket_view(t), counter = counter_view(c), event = event})

@@ -1,13 +1,16 @@
 -- A consistent picture of one center, with the stream id it is current to (so a display can
 -- resume from there): ARGV[3] tickets listed per queue (0 = counts only), [4] '1' to add the
--- metrics hash, [5] '1' to add today's totals. Read-only.
+-- metrics hash, [5] '1' to add today's totals, [6] '1' to add the recent calls. Read-only.
+local RECENT_LOOKBACK = 500
 load_meta()
 local now = now_ms()
 local limit = tonumber(ARGV[3])
 local last = redis.call('XREVRANGE', K.events(), '+', '-', 'COUNT', 1)
+local live_totals = redis.call('HMGET', K.live(), 'waiting', 'called', 'serving')
 local out = {center = CENTER, name = META.name, now = now, target_s = META.target_s,
-  last_id = last[1] and last[1][1] or '0-0', totals = totals(), counters = {}, services = {},
-  recent = {}}
+  last_id = last[1] and last[1][1] or '0-0', counters = {}, services = {}, recent = {},
+  totals = {waiting = tonumber(live_totals[1] or '0'), called = tonumber(live_totals[2] or '0'),
+    serving = tonumber(live_totals[3] or '0')}}
 
 local function listed(key, queue_class)
   if limit <= 0 then return {} end
@@ -62,8 +65,18 @@ for _, service in ipairs(split(META.services)) do
   out.services[#out.services + 1] = row
 end
 
-for _, packed in ipairs(redis.call('LRANGE', K.recent(), 0, -1)) do
-  out.recent[#out.recent + 1] = cmsgpack.unpack(packed)
+-- The last calls come from the stream itself (nothing extra to write on every call); looking
+-- back a bounded number of events keeps this cheap.
+if ARGV[6] == '1' then
+  for _, entry in ipairs(redis.call('XREVRANGE', K.events(), '+', '-', 'COUNT', RECENT_LOOKBACK)) do
+    local e = cmsgpack.unpack(entry[2][2])
+    if (e.type == 'called' or e.type == 'recalled') and e.ticket and e.counter then
+      out.recent[#out.recent + 1] = {number = e.ticket.number, counter = e.counter.id,
+        service = e.ticket.service, priority = e.ticket.priority, at = e.at, type = e.type,
+        id = e.ticket.id}
+      if #out.recent >= META.recent_n then break end
+    end
+  end
 end
 if ARGV[4] == '1' then out.metrics = redis.call('HGETALL', K.metrics()) end
 if ARGV[5] == '1' then out.day = redis.call('HGETALL', K.day(local_day(now))) end

@@ -16,12 +16,25 @@ for _, v in ipairs({'services', table.concat(service_ids, ','), 'counters',
   table.concat(counter_ids, ',')}) do fields[#fields + 1] = v end
 redis.call('DEL', K.meta())
 redis.call('HSET', K.meta(), unpack(fields))
+-- Recount what the scripts keep incrementally (waiting per service, open counters per
+-- service) from the queues and counters themselves: a restart heals any drift.
+for _, s in ipairs(cfg.services) do
+  local w = redis.call('ZCARD', K.queue(s.id)) + redis.call('ZCARD', K.queue_priority(s.id))
+    + redis.call('ZCARD', K.queue_appointment(s.id))
+  redis.call('HSET', K.live(), 'w:' .. s.id, w, 'a:' .. s.id, 0)
+end
 for _, c in ipairs(cfg.counters) do
   if redis.call('EXISTS', K.counter(c.id)) == 0 then
     redis.call('HSET', K.counter(c.id), 'state', 'closed', 'staff', '', 'tk', '', 'reason', '',
       'since', 0, 'streak', 0, 'svcs', table.concat(c.services, ','), 'name', c.name)
   else
     redis.call('HSET', K.counter(c.id), 'name', c.name)
+    local state, svcs = unpack(redis.call('HMGET', K.counter(c.id), 'state', 'svcs'))
+    if state == 'open' then
+      for service in string.gmatch(svcs or '', '[^,]+') do
+        redis.call('HINCRBY', K.live(), 'a:' .. service, 1)
+      end
+    end
   end
 end
 return 'OK'

@@ -35,6 +35,6 @@ t.status, t.to, t.ended, t.note = 'transferred', new.id, now, note
 set_ticket(t, 'status', 'transferred', 'to', new.id, 'ended', now, 'note', note)
 inc('transfers|' .. t.service)
 local event = emit('transferred', now, {ticket = ticket_view(t), new_ticket = ticket_view(new),
-  counter = c and counter_view(c) or nil, waiting = waiting_of(t.service, to_service)})
+  counter = c and counter_view(c) or nil}, {t.service, to_service})
 return finish({ticket = ticket_view(t), new_ticket = ticket_view(new),
   counter = c and counter_view(c) or nil, event = event})

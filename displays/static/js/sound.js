@@ -107,14 +107,20 @@
       while (this.pending.length) {
         const item = this.pending.shift();
         this.onSpeak(item.call, true);
+        const record = { number: item.call.number, recall: !!item.call.recall, lang: item.call.lang,
+                         start: performance.now(), end: null, played: false };
+        window.qmsSpeech = window.qmsSpeech || [];
+        window.qmsSpeech.push(record);
+        if (window.qmsSpeech.length > 500) window.qmsSpeech.shift();
         try {
           await this.sound.chime();
           const bytes = await item.audio;
-          if (bytes) await this.sound.play(bytes);
+          if (bytes && !this.sound.locked) { await this.sound.play(bytes); record.played = true; }
           this.spoken += 1;
         } catch (error) {
           console.warn('qms: could not speak', item.call.number, error);
         }
+        record.end = performance.now();
         this.onSpeak(item.call, false);
         await sleep(GAP_MS);
       }

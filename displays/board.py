@@ -1,0 +1,175 @@
+"""The lobby board as data, without I/O: a snapshot, then events. The same rules as the page's
+``static/js/board.js``; the terminal client (``displays.client``) draws it.
+
+``Board.apply_frame(frame)`` takes a decoded WebSocket frame and returns the ``Call`` to
+announce, if the frame was a call or a recall. Frames it does not know are ignored; a frame
+that is not a map with a ``type`` raises ``ValueError`` (the client logs it once and skips).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+RECENT = 12
+CALL_EVENTS = ("called", "recalled")
+
+
+@dataclass(frozen=True)
+class Call:
+    number: str
+    counter: str
+    service: str
+    priority: str
+    at: int
+    recall: bool
+
+
+@dataclass
+class CounterRow:
+    id: str
+    name: str
+    state: str = "closed"
+    reason: str = ""
+    services: list[str] = field(default_factory=list)
+    number: str = ""          # the ticket in hand, "" if none
+    ticket_id: str = ""
+    priority: str = ""
+    service: str = ""
+
+
+@dataclass
+class ServiceRow:
+    id: str
+    waiting: int = 0
+    mean_s: float = 0.0
+    active: int = 0
+    eta_s: int | None = None
+
+
+def _services(value: object) -> list[str]:
+    if isinstance(value, list):
+        return [str(v) for v in value]
+    return [s for s in str(value or "").split(",") if s]
+
+
+@dataclass
+class Board:
+    name: str = ""
+    counters: dict[str, CounterRow] = field(default_factory=dict)
+    services: dict[str, ServiceRow] = field(default_factory=dict)
+    recent: list[Call] = field(default_factory=list)
+    totals: dict[str, int] = field(default_factory=dict)
+    last_id: str | None = None
+    now_ms: int = 0
+
+    def apply_frame(self, frame: object) -> Call | None:
+        if not isinstance(frame, Mapping) or not isinstance(frame.get("type"), str):
+            raise ValueError(f"not a frame: {frame!r:.80}")
+        kind = frame["type"]
+        call = None
+        if kind == "snapshot":
+            self.apply_snapshot(frame["snapshot"])
+        elif kind == "event":
+            call = self.apply_event(frame["event"])
+        elif kind == "heartbeat":
+            self.now_ms = int(frame.get("at") or self.now_ms)
+        stream_id = frame.get("id")
+        if isinstance(stream_id, str) and stream_id != "0-0" and kind != "ticket":
+            self.last_id = stream_id
+        return call
+
+    def apply_snapshot(self, snap: Mapping[str, Any]) -> None:
+        self.name = str(snap.get("name") or self.name)
+        self.now_ms = int(snap.get("now") or self.now_ms)
+        self.counters = {}
+        for row in snap.get("counters", []):
+            counter = CounterRow(id=str(row["id"]), name=str(row.get("name") or row["id"]),
+                                 state=str(row.get("state") or "closed"),
+                                 reason=str(row.get("reason") or ""),
+                                 services=_services(row.get("services")))
+            current = row.get("current") or {}
+            if current.get("number"):
+                counter.number, counter.ticket_id = current["number"], current.get("id", "")
+                counter.priority = current.get("priority") or ""
+                counter.service = current.get("service") or ""
+            self.counters[counter.id] = counter
+        self.services = {}
+        for row in snap.get("services", []):
+            mean = row.get("mean_service_s") or (row.get("load") or {}).get("typical_s") or 0
+            self.services[row["id"]] = ServiceRow(row["id"], int(row.get("waiting") or 0),
+                                                  float(mean))
+        self.recent = [
+            Call(str(r["number"]), str(r.get("counter", "")), str(r.get("service", "")),
+                 str(r.get("priority") or ""), int(r.get("at") or 0), r.get("type") == "recalled")
+            for r in snap.get("recent", []) if r and r.get("number")
+        ][:RECENT]
+        self.totals = dict(snap.get("totals") or {})
+        self._recompute_eta()
+
+    def apply_event(self, event: Mapping[str, Any]) -> Call | None:
+        if not isinstance(event, Mapping) or not isinstance(event.get("type"), str):
+            raise ValueError(f"not an event: {event!r:.80}")
+        self.totals = dict(event.get("totals") or self.totals)
+        self.now_ms = max(self.now_ms, int(event.get("at") or 0))
+        ticket = event.get("ticket") or {}
+        counter = event.get("counter")
+        if counter:
+            self._apply_counter(counter, ticket)
+        for service, waiting in (event.get("waiting") or {}).items():
+            self.services.setdefault(service, ServiceRow(service)).waiting = int(waiting)
+        self._recompute_eta()
+        if event["type"] not in CALL_EVENTS or not ticket or not counter:
+            return None
+        call = Call(str(ticket.get("number", "")), str(counter["id"]),
+                    str(ticket.get("service", "")), str(ticket.get("priority") or ""),
+                    int(event.get("at") or 0), event["type"] == "recalled")
+        self.recent = [call, *self.recent][:RECENT]
+        return call
+
+    def _apply_counter(self, counter: Mapping[str, Any], ticket: Mapping[str, Any]) -> None:
+        key = str(counter["id"])
+        row = self.counters.setdefault(key, CounterRow(key, key))
+        row.state = str(counter.get("state") or row.state)
+        row.reason = str(counter.get("reason") or "")
+        if "services" in counter:
+            row.services = _services(counter["services"])
+        in_hand = counter.get("ticket") or ""
+        if not in_hand:
+            row.number = row.ticket_id = row.priority = row.service = ""
+        elif ticket.get("id") == in_hand:
+            row.number, row.ticket_id = str(ticket.get("number", "")), in_hand
+            row.priority = str(ticket.get("priority") or "")
+            row.service = str(ticket.get("service") or "")
+
+    def _recompute_eta(self) -> None:
+        """queue_server/rules/eta.py: waiting × mean ÷ open counters serving the service."""
+        for row in self.services.values():
+            row.active = sum(1 for c in self.counters.values()
+                             if c.state == "open" and row.id in c.services)
+            row.eta_s = round(row.waiting * row.mean_s / row.active) if row.active else None
+
+
+def wait_text(seconds: int | None) -> str:
+    if seconds is None:
+        return "chưa có quầy mở"
+    minutes = round(seconds / 60)
+    return "dưới 1 phút" if minutes < 1 else f"~{minutes} phút"
+
+
+def render_lines(board: Board, names: Mapping[str, str], status: str = "") -> list[str]:
+    """The board as plain lines (no colour): what the terminal shows between redraws."""
+    lines = [f"{board.name}    {status}".rstrip(), ""]
+    for counter in board.counters.values():
+        number = counter.number or "—"
+        star = " ★ ưu tiên" if counter.priority else ""
+        state = {"open": "", "paused": " (tạm dừng)", "closed": " (đóng)"}.get(counter.state, "")
+        lines.append(f"  {counter.name:<10} {number:>6}{star}{state}")
+    lines += ["", "Số vừa gọi:"]
+    lines += [f"  {c.number:>6} → quầy {c.counter}{' (nhắc lại)' if c.recall else ''}"
+              for c in board.recent[:6]]
+    lines += ["", "Đang chờ:"]
+    lines += [f"  {names.get(s.id, s.id)}: {s.waiting} người, {wait_text(s.eta_s)}"
+              for s in board.services.values() if s.waiting]
+    return lines

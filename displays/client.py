@@ -1,0 +1,260 @@
+"""A lobby display in a terminal: ``python -m displays.client --center 06799 --token dev.…``.
+
+It reads the center's page settings over HTTP, opens ``/ws/display/{center}`` with the
+``websockets`` library, and draws the board: a full-screen ANSI redraw on a terminal, one line
+per change when the output is a pipe or a file. Each call is spoken locally: the sentence and
+the WAV come from the speech module (pyttsx3 + espeak-ng, cached under ``--audio-dir``) and are
+played with the first audio player found (aplay, paplay, pw-play, sox's play, ffplay) or
+``--player``. When the link drops it reconnects with backoff (0.5 s doubling to 15 s, with
+jitter) and resumes from the last event id, so no call is missed; a call missed while
+disconnected is still spoken if it is less than two minutes old.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import random
+import shlex
+import shutil
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+from urllib.parse import quote, urlsplit
+
+import msgpack
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+
+from displays.board import Board, Call, render_lines
+from displays.speech import VOICES, AnnouncementCache, SpeechSettings
+
+FATAL = {4401: "the display token is invalid or revoked",
+         4403: "the token belongs to another center", 4404: "unknown center"}
+PLAYERS = (["aplay", "-q"], ["paplay"], ["pw-play"], ["play", "-q"],
+           ["ffplay", "-nodisp", "-autoexit", "-loglevel", "quiet"])
+FRESH_CALL_MS = 120_000
+MAX_BACKOFF_S = 15.0
+
+
+class Screen:
+    """Full redraws on a terminal; plain log lines when writing to a pipe or a file."""
+
+    def __init__(self, out: TextIO, names: dict[str, str]) -> None:
+        self.out = out
+        self.names = names
+        self.tty = out.isatty()
+        self.status = ""
+
+    def line(self, text: str) -> None:
+        if not self.tty:
+            print(f"[{time.strftime('%H:%M:%S')}] {text}", file=self.out, flush=True)
+
+    def draw(self, board: Board) -> None:
+        if self.tty:
+            lines = render_lines(board, self.names, self.status)
+            self.out.write("\x1b[H\x1b[2J" + "\n".join(lines) + "\n")
+            self.out.flush()
+
+    def set_status(self, text: str, board: Board) -> None:
+        self.status = text
+        self.line(text)
+        self.draw(board)
+
+
+class Speaker:
+    """Speaks calls one after another; rendering and playing never block the event loop."""
+
+    def __init__(self, settings: SpeechSettings, cache_dir: Path, player: list[str] | None,
+                 screen: Screen) -> None:
+        self.settings = settings
+        self.cache = AnnouncementCache(cache_dir)
+        self.player = player
+        self.screen = screen
+        self.queue: asyncio.Queue[Call] = asyncio.Queue()
+        self.warned = False
+        self.task: asyncio.Task[None] | None = None
+
+    def say(self, call: Call) -> None:
+        if self.task is None:
+            self.task = asyncio.create_task(self._run())
+        self.queue.put_nowait(call)
+
+    async def _run(self) -> None:
+        while True:
+            call = await self.queue.get()
+            text = self.settings.text_for(call.number, call.counter, recall=call.recall)
+            try:
+                path = await self.cache.get_or_render(
+                    text, self.settings.voice_name, self.settings.rate,
+                    repeat=self.settings.repeat, pause_ms=self.settings.pause_ms)
+                await self._play(path)
+            except Exception as error:  # speech must never stop the board
+                self._warn(f"cannot speak {call.number}: {error}")
+
+    async def _play(self, path: Path) -> None:
+        if self.player is None:
+            self._warn("no audio player found (aplay, paplay, pw-play, play, ffplay): calls "
+                       "are shown but not spoken; use --player or --no-speech")
+            return
+        child = await asyncio.create_subprocess_exec(
+            *self.player, str(path), stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE)
+        _, err = await child.communicate()
+        if child.returncode:
+            self._warn(f"{self.player[0]} failed ({child.returncode}): "
+                       f"{err.decode(errors='replace').strip()[-200:]}")
+
+    def _warn(self, text: str) -> None:
+        if not self.warned:  # once: a hall without speakers must not flood the log
+            self.warned = True
+            print(f"warning: {text}", file=sys.stderr, flush=True)
+
+
+def find_player(given: str | None) -> list[str] | None:
+    if given:
+        return shlex.split(given)
+    return next((list(p) for p in PLAYERS if shutil.which(p[0])), None)
+
+
+def fetch_json(url: str, timeout: float = 10.0) -> Any:
+    request = urllib.request.Request(url, headers={"Accept": "application/json"})
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        return json.load(response)
+
+
+def backoff(attempt: int) -> float:
+    return float(min(MAX_BACKOFF_S, 0.5 * 2 ** (attempt - 1)) * random.uniform(0.7, 1.3))
+
+
+async def load_config(server: str, center: str) -> dict[str, Any] | None:
+    """The center's page settings, or None after saying why they cannot be read."""
+    try:
+        config: dict[str, Any] = await asyncio.to_thread(
+            fetch_json, f"{server}/api/v1/centers/{quote(center)}/page-config")
+        return config
+    except urllib.error.HTTPError as error:
+        body = error.read().decode(errors="replace")
+        detail = json.loads(body).get("detail", body) if body.startswith("{") else body
+        print(f"error: {server} answered {error.code}: {detail}", file=sys.stderr)
+    except (OSError, ValueError) as error:
+        print(f"error: cannot read {server}: {error}", file=sys.stderr)
+    return None
+
+
+class DisplayClient:
+    def __init__(self, args: argparse.Namespace, config: dict[str, Any], out: TextIO) -> None:
+        self.center, self.token = args.center, args.token
+        self.screen = Screen(out, {s["id"]: s["name"] for s in config["services"]})
+        self.speaker: Speaker | None = None
+        if not args.no_speech:
+            voice = args.voice or (config["center"]["voice"] if args.lang == "vi" else "english")
+            settings = SpeechSettings(language=args.lang, voice=voice)
+            self.speaker = Speaker(settings, Path(args.audio_dir), find_player(args.player),
+                                   self.screen)
+        host = urlsplit(args.server).hostname or "127.0.0.1"
+        self.ws_base = args.ws or f"ws://{host}:{config['ws_port']}/ws"
+        self.board = Board(name=config["center"]["name"])
+        self.bad_frames = 0
+
+    def url(self) -> str:
+        url = f"{self.ws_base}/display/{quote(self.center)}?token={quote(self.token)}"
+        return url + (f"&last_id={self.board.last_id}" if self.board.last_id else "")
+
+    def handle(self, message: bytes | str) -> None:
+        try:
+            raw = message if isinstance(message, bytes) else message.encode()
+            call = self.board.apply_frame(msgpack.unpackb(raw, raw=False))
+        except Exception as error:
+            self.bad_frames += 1
+            if self.bad_frames == 1:
+                print(f"warning: skipped a malformed frame (logged once): {error}",
+                      file=sys.stderr, flush=True)
+            return
+        self.screen.draw(self.board)
+        if call is None:
+            return
+        self.screen.line(f"{'nhắc lại' if call.recall else 'gọi'} {call.number} → quầy "
+                         f"{call.counter}{' ★ ưu tiên' if call.priority else ''}")
+        if self.speaker and self.board.now_ms - call.at < FRESH_CALL_MS:
+            self.speaker.say(call)
+
+    async def run(self) -> int:
+        """Follow the center until a fatal close (returns 3); reconnects on anything else."""
+        attempt = 0
+        while True:
+            resume = self.board.last_id
+            try:
+                async with connect(self.url(), open_timeout=10, max_size=2**22) as socket:
+                    async for message in socket:
+                        if attempt or not self.board.counters:  # the server accepted us
+                            attempt = 0
+                            self.screen.set_status(
+                                f"connected to {self.ws_base}"
+                                + (f" (resumed after {resume})" if resume else ""), self.board)
+                        self.handle(message)
+            except ConnectionClosed as closed:
+                code = closed.rcvd.code if closed.rcvd else 1006
+                if code in FATAL:
+                    reason = closed.rcvd.reason if closed.rcvd else ""
+                    print(f"error: {FATAL[code]} ({code}: {reason})", file=sys.stderr)
+                    return 3
+            except InvalidStatus as error:
+                self.screen.line(f"the server refused the connection: {error}")
+            except (OSError, InvalidHandshake, TimeoutError) as error:
+                self.screen.line(f"cannot connect: {error}")
+            attempt += 1
+            delay = backoff(attempt)
+            self.screen.set_status(f"Đang kết nối lại… / Reconnecting in {delay:.1f} s",
+                                   self.board)
+            await asyncio.sleep(delay)
+
+
+async def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+    config = await load_config(args.server.rstrip("/"), args.center)
+    if config is None:
+        return 2
+    return await DisplayClient(args, config, out).run()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "qms-display"
+    parser = argparse.ArgumentParser(
+        prog="python -m displays.client", description=(__doc__ or "").replace("``", ""),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Exit codes: 2 the server or center cannot be read, 3 the token was refused. "
+        "Stop it with Ctrl+C.")
+    parser.add_argument("--center", required=True, help="center code, e.g. 06799")
+    parser.add_argument("--token", required=True, help="a display device token (dev.…) of it")
+    parser.add_argument("--server", default="http://127.0.0.1:8000",
+                        help="the queue server's HTTP address (default %(default)s)")
+    parser.add_argument("--ws", help="WebSocket base, e.g. ws://host:8001/ws (default: the "
+                        "server's host and the port its /page-config reports)")
+    parser.add_argument("--voice", choices=sorted(VOICES),
+                        help="accent for spoken calls (default: the center's voice)")
+    parser.add_argument("--lang", choices=("vi", "en"), default="vi",
+                        help="language of spoken calls (default %(default)s)")
+    parser.add_argument("--no-speech", action="store_true", help="show calls, do not speak them")
+    parser.add_argument("--player", help="command that plays a WAV file, e.g. 'aplay -q' "
+                        "(default: the first of aplay, paplay, pw-play, play, ffplay found)")
+    parser.add_argument("--audio-dir", default=str(cache),
+                        help="where rendered calls are cached (default %(default)s)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    with contextlib.suppress(KeyboardInterrupt):
+        return asyncio.run(run(args))
+    return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

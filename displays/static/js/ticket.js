@@ -1,0 +1,211 @@
+/* A citizen's ticket: /t/{ticket_id}#tk.… (the secret rides in the fragment, is kept in
+   localStorage and leaves the address bar). Live over /ws/ticket/{id}?token=tk.…; a call
+   raises a banner, a beep and a vibration; a transfer is followed to the new number. */
+(function () {
+  'use strict';
+  const Q = window.QMS;
+  const $ = (id) => document.getElementById(id);
+  const tr = Q.translator({
+    title: ['Số thứ tự của bạn', 'Your ticket'],
+    aheadLabel: ['người trước bạn', 'people ahead of you'],
+    etaLabel: ['thời gian chờ dự kiến', 'estimated wait'],
+    booked: ['Đã đặt lịch hẹn', 'Appointment booked'],
+    waiting: ['Đang chờ', 'Waiting'],
+    called: ['Đã được gọi', 'Called'],
+    serving: ['Đang được phục vụ', 'Being served'],
+    done: ['Đã hoàn thành', 'Done'],
+    no_show: ['Vắng mặt khi được gọi', 'Missed (not present when called)'],
+    transferred: ['Đã chuyển', 'Transferred'],
+    cancelled: ['Đã hủy', 'Cancelled'],
+    calledTitle: ['ĐẾN LƯỢT BẠN!', "IT'S YOUR TURN!"],
+    calledWhere: ['Mời đến {c}', 'Please go to {c}'],
+    counter: ['Quầy {c}', 'Counter {c}'],
+    soundOn: ['🔔 Bật âm báo khi đến lượt', '🔔 Turn on the sound alert'],
+    cancel: ['Hủy số thứ tự', 'Cancel this ticket'],
+    cancelSure: ['Bấm lần nữa để xác nhận hủy', 'Tap again to confirm'],
+    ratingTitle: ['Bạn đánh giá thế nào về dịch vụ?', 'How was the service?'],
+    r1: ['Rất không hài lòng', 'Very unhappy'], r2: ['Không hài lòng', 'Unhappy'],
+    r3: ['Bình thường', 'Neutral'], r4: ['Hài lòng', 'Happy'], r5: ['Rất hài lòng', 'Very happy'],
+    thanks: ['Cảm ơn bạn đã đánh giá ({n}/5).', 'Thank you for your rating ({n}/5).'],
+    live: ['Cập nhật trực tiếp', 'Live'],
+    offline: ['Mất kết nối, đang thử lại…', 'Connection lost, reconnecting…'],
+    appointment: ['Lịch hẹn: {t}', 'Appointment: {t}'],
+    transferredTo: ['Bạn đã được chuyển sang số {n}', 'You were moved to number {n}'],
+    noToken: ['Không có mã của số thứ tự này', 'No secret for this ticket'],
+    noTokenText: ['Hãy mở lại đường dẫn hoặc mã QR trên phiếu của bạn.', 'Open the link or QR code on your ticket again.'],
+    c4403: ['Mã không khớp với số thứ tự này', 'The secret does not match this ticket'],
+    c4404: ['Không tìm thấy số thứ tự', 'Unknown ticket'],
+    c4401: ['Thiếu mã của số thứ tự', 'The ticket secret is missing'],
+  });
+  let ticketId = Q.pathPart(1);
+  let token = '';
+  let state = null;
+  let config = null;
+  let alerted = '';
+  let live = null;
+  const sound = new Q.Sound();
+
+  const storageKey = (id) => 'qms.ticket.' + id;
+  function keepToken(id) { try { localStorage.setItem(storageKey(id), token); } catch (e) { /* */ } }
+
+  function readToken() {
+    const hash = decodeURIComponent(location.hash.replace(/^#/, ''));
+    if (hash.startsWith('tk.')) {
+      token = hash;
+      keepToken(ticketId);
+      history.replaceState(null, '', location.pathname + location.search);
+      return;
+    }
+    try { token = localStorage.getItem(storageKey(ticketId)) || ''; } catch (e) { token = ''; }
+  }
+
+  function error(title, text) {
+    $('error').replaceChildren(Q.el('strong', {}, title), text || '');
+    $('error').hidden = !title;
+  }
+
+  function counterName(id) {
+    const c = config && config.center.counters.find((x) => x.id === id);
+    return c ? (Q.lang === 'en' ? tr('counter', { c: id }) : c.name) : tr('counter', { c: id });
+  }
+
+  function follow(newId) {
+    if (!newId || newId === ticketId) return;
+    ticketId = newId;
+    keepToken(newId);
+    history.replaceState(null, '', '/t/' + encodeURIComponent(newId) + location.search);
+    error(null);
+  }
+
+  function render(s) {
+    state = s;
+    const t = s.ticket;
+    if (t.id !== ticketId) follow(t.id);
+    document.body.dataset.status = t.status;
+    $('ticket').hidden = false;
+    $('number').textContent = t.number;
+    $('number').classList.toggle('prio', !!t.priority);
+    const service = config && config.services.find((x) => x.id === t.service);
+    $('service-name').textContent = service ? (Q.lang === 'en' ? service.name_en : service.name) : t.service;
+    $('status').textContent = tr(t.status);
+    const queued = t.status === 'waiting' || t.status === 'booked';
+    $('facts').hidden = !queued;
+    $('ahead').textContent = s.ahead === null || s.ahead === undefined ? '–' : String(s.ahead);
+    $('eta').textContent = Q.formatWait(s.estimated_wait_s);
+    $('note').textContent = t.appt ? tr('appointment', { t: Q.formatDate(t.appt) + ' ' + Q.formatTime(t.appt) }) : '';
+    const isCalled = t.status === 'called';
+    $('called').hidden = !isCalled;
+    if (isCalled) $('called-where').textContent = tr('calledWhere', { c: counterName(t.counter) });
+    $('cancel-box').hidden = !queued;
+    $('rating-box').hidden = t.status !== 'done';
+    if (t.status === 'done') renderRating(t.rating);
+    if (isCalled) alertOnce(t);
+  }
+
+  function alertOnce(t) {
+    const key = t.id + ':' + t.called + ':' + t.recalls;
+    if (alerted === key) return;
+    alerted = key;
+    sound.alert();
+    if (navigator.vibrate) navigator.vibrate([400, 200, 400, 200, 800]);
+    window.qmsCalledAt = performance.now();
+  }
+
+  function renderRating(rating) {
+    $('rated').hidden = !rating;
+    $('rating').hidden = !!rating;
+    if (rating) { $('rated').textContent = tr('thanks', { n: rating }); return; }
+    $('rating').replaceChildren(...[1, 2, 3, 4, 5].map((level) => Q.el('button', {
+      type: 'button', 'data-level': level, 'aria-label': tr('r' + level), onclick: () => rate(level) },
+      level + '★', Q.el('small', {}, tr('r' + level)))));
+  }
+
+  async function rate(level) {
+    try {
+      await Q.api('/api/v1/tickets/' + encodeURIComponent(ticketId) + '/rating',
+                  { method: 'POST', body: { level }, headers: { 'X-Ticket-Token': token } });
+      renderRating(level);
+    } catch (e) { error(e.title, e.reason); }
+  }
+
+  let confirmTimer = null;
+  async function cancel() {
+    const button = $('cancel');
+    if (!button.classList.contains('sure')) {
+      button.classList.add('sure');
+      button.textContent = tr('cancelSure');
+      confirmTimer = setTimeout(() => { button.classList.remove('sure'); button.textContent = tr('cancel'); }, 5000);
+      return;
+    }
+    clearTimeout(confirmTimer);
+    try {
+      await Q.api('/api/v1/tickets/' + encodeURIComponent(ticketId) + '/cancel',
+                  { method: 'POST', headers: { 'X-Ticket-Token': token } });
+      await load();
+    } catch (e) { error(e.title, e.reason); }
+  }
+
+  async function load() {
+    const s = await Q.api('/api/v1/tickets/' + encodeURIComponent(ticketId), { headers: { 'X-Ticket-Token': token } });
+    if (s.ticket.status === 'transferred' && s.ticket.to_ticket) {
+      follow(s.ticket.to_ticket);
+      return load();
+    }
+    render(s);
+    return s;
+  }
+
+  function onFrame(frame) {
+    if (frame.type === 'ticket') render(frame.ticket);
+    else if (frame.type === 'event' && frame.event && frame.event.new_ticket) {
+      follow(frame.event.new_ticket.id);
+      error(tr('transferredTo', { n: frame.event.new_ticket.number }));
+    }
+  }
+
+  function onState(s) {
+    $('live').textContent = s === 'reconnecting' ? tr('offline') : tr('live');
+    $('live').classList.toggle('off', s === 'reconnecting');
+  }
+
+  function onFatal(code, reason) {
+    error(tr('c' + code), reason);
+    $('live').textContent = '';
+  }
+
+  async function main() {
+    document.title = tr('title');
+    for (const [id, key] of Object.entries({ 'ahead-label': 'aheadLabel', 'eta-label': 'etaLabel',
+      'called-title': 'calledTitle', 'sound-on': 'soundOn', cancel: 'cancel', 'rating-title': 'ratingTitle' })) {
+      $(id).textContent = tr(key);
+    }
+    $('lang-switch').href = Q.lang === 'en' ? '?lang=vi' : '?lang=en';
+    $('lang-switch').textContent = Q.lang === 'en' ? 'Tiếng Việt' : 'English';
+    $('cancel').addEventListener('click', cancel);
+    readToken();
+    if (!token) { error(tr('noToken'), tr('noTokenText')); return; }
+    if (sound.available && sound.locked) {
+      $('sound-on').hidden = false;
+      $('sound-on').addEventListener('click', async () => { if (await sound.unlock()) $('sound-on').hidden = true; });
+    }
+    const centerId = ticketId.split('-')[0];
+    try {
+      config = await Q.api('/api/v1/centers/' + encodeURIComponent(centerId) + '/page-config');
+      $('center-name').textContent = config.center.name;
+    } catch (e) { /* the ticket read says what is wrong */ }
+    try {
+      await load();
+    } catch (e) {
+      error(e.status === 404 ? tr('c4404') : e.status === 403 ? tr('c4403') : e.title, e.reason);
+      return;
+    }
+    if (!config || !config.ws_port) return;
+    const base = Q.wsBase(config) + '/ticket/';
+    live = new Q.Live({
+      url: () => base + encodeURIComponent(ticketId) + '?token=' + encodeURIComponent(token),
+      onFrame, onState, onFatal, fatal: [4401, 4403, 4404], silenceMs: 45000,
+    }).start();
+  }
+
+  main();
+})();
