@@ -61,7 +61,8 @@ class Console:
                   or DEFAULT_SERVER)
         self.client = Client(server, stored.token())
         self._names: dict[str, Any] | None = None
-        self._center: str | None = args.center or os.environ.get("QMS_CENTER") or None
+        self._center: str | None = (getattr(args, "center", None) or os.environ.get("QMS_CENTER")
+                                    or None)
 
     # ------------------------------------------------------------------ context
 
@@ -78,7 +79,7 @@ class Console:
         return self._center
 
     def counter(self) -> str:
-        counter: str | None = self.args.counter or os.environ.get("QMS_COUNTER")
+        counter: str | None = getattr(self.args, "counter", None) or os.environ.get("QMS_COUNTER")
         if not counter:
             raise CliError("Cần chỉ rõ quầy: --counter K. / Which counter? Use --counter K.")
         return counter

@@ -18,11 +18,17 @@ from redis.exceptions import NoScriptError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from queue_server.errors import ERRORS_BY_CODE, QmsError, Unavailable
-from queue_server.redis_client import RedisClient
-from queue_server.scripts import Script, all_scripts
+from queue_server.redis_client import RedisClient, is_cluster
+from queue_server.scripts import Script, all_scripts, library_source
 
 Arg = str | int | float | bytes
 _Call = tuple[Script, Sequence[str], Sequence[Arg], asyncio.Future[Any]]
+
+
+def _missing(result: object) -> bool:
+    """The server lost the code (restart without persistence, a fresh failover target)."""
+    return isinstance(result, NoScriptError) or (
+        isinstance(result, ResponseError) and "Function not found" in str(result))
 
 
 def translate_error(error: Exception) -> Exception:
@@ -40,7 +46,10 @@ def translate_error(error: Exception) -> Exception:
 
 
 class ScriptRunner:
-    """Runs named scripts on a client; ``batch=False`` sends each call on its own."""
+    """Runs named scripts on a client; ``batch=False`` sends each call on its own.
+
+    On one node or under Sentinel the scripts run as the ``qms`` function library (FCALL);
+    on a Cluster as scripts by SHA (see queue_server/scripts.py for why)."""
 
     def __init__(
         self,
@@ -52,6 +61,7 @@ class ScriptRunner:
     ) -> None:
         self.client = client
         self.scripts = all_scripts()
+        self.functions = not is_cluster(client)
         self.batch = batch
         self.max_batch = max_batch
         self.max_inflight = max_inflight
@@ -61,10 +71,14 @@ class ScriptRunner:
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def load(self) -> None:
-        """Load every script into the server's cache (on a cluster: every primary)."""
+        """Load the library (or, on a cluster, every script on every primary)."""
         try:
-            for script in self.scripts.values():
-                await self.client.script_load(script.source)
+            if self.functions:
+                await self.client.execute_command("FUNCTION", "LOAD", "REPLACE",
+                                                  library_source())
+            else:
+                for script in self.scripts.values():
+                    await self.client.script_load(script.source)
         except Exception as error:
             raise translate_error(error) from error
 
@@ -80,12 +94,26 @@ class ScriptRunner:
         self._schedule()
         return await future
 
+    def _command(self, script: Script, keys: Sequence[str], args: Sequence[Arg]) -> list[Any]:
+        if self.functions:
+            return ["FCALL", script.function, len(keys), *keys, *args]
+        return ["EVALSHA", script.sha, len(keys), *keys, *args]
+
     async def _evalsha(self, script: Script, keys: Sequence[str], args: Sequence[Arg]) -> Any:
         try:
-            return await self.client.evalsha(script.sha, len(keys), *keys, *args)
-        except NoScriptError:
-            # A restarted or failed-over server lost its script cache: EVAL loads it again.
-            return await self.client.eval(script.source, len(keys), *keys, *args)
+            return await self.client.execute_command(*self._command(script, keys, args))
+        except (NoScriptError, ResponseError) as error:
+            if not _missing(error):
+                raise
+            return await self._reload_and_call(script, keys, args)
+
+    async def _reload_and_call(self, script: Script, keys: Sequence[str],
+                               args: Sequence[Arg]) -> Any:
+        # A restarted or failed-over server lost the code: load it again and retry once.
+        if self.functions:
+            await self.load()
+            return await self.client.execute_command(*self._command(script, keys, args))
+        return await self.client.eval(script.source, len(keys), *keys, *args)
 
     def _schedule(self) -> None:
         if self._scheduled or self._inflight >= self.max_inflight or not self._pending:
@@ -115,9 +143,9 @@ class ScriptRunner:
                     future.set_exception(failure)
         else:
             for (script, keys, args, future), result in zip(batch, results, strict=True):
-                if isinstance(result, NoScriptError):
+                if _missing(result):
                     try:
-                        result = await self.client.eval(script.source, len(keys), *keys, *args)
+                        result = await self._reload_and_call(script, keys, args)
                     except Exception as error:
                         result = error
                 if future.done():
@@ -134,13 +162,13 @@ class ScriptRunner:
         if len(batch) == 1:
             script, keys, args, _ = batch[0]
             try:
-                return [await self.client.evalsha(script.sha, len(keys), *keys, *args)]
+                return [await self.client.execute_command(*self._command(script, keys, args))]
             except (ResponseError, NoScriptError) as error:
                 return [error]
         pipe = self.client.pipeline(transaction=False)
         for script, keys, args, _ in batch:
             # execute_command, not pipe.evalsha: redis-py's ClusterPipeline refuses the latter.
-            pipe.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
+            pipe.execute_command(*self._command(script, keys, args))
         results: list[Any] = await pipe.execute(raise_on_error=False)
         return results
 

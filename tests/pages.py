@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -35,6 +36,7 @@ CHROMIUM_ARGS = [
 FULL_HD = {"width": 1920, "height": 1080}
 HD = {"width": 1280, "height": 720}
 PHONE = {"width": 390, "height": 844}
+T = TypeVar("T")
 
 
 @pytest.fixture(scope="module")
@@ -47,6 +49,13 @@ def browser() -> Iterator[Any]:
                                               headless=True)
         yield chromium
         chromium.close()
+
+
+def off_loop(function: Callable[..., T], *args: Any) -> T:
+    """Run ``function`` in another thread: Playwright's sync API keeps an event loop running
+    in this one, so ``asyncio.run`` (Bootstrap, the engine, the renderer) must go elsewhere."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(function, *args).result()
 
 
 def ms(seconds: float) -> float:
@@ -75,10 +84,10 @@ class Center:
     @classmethod
     def ready(cls, server: LiveServer, center: str, counters: tuple[str, ...] = ("1",)) -> Center:
         boot = Bootstrap(server.redis_url)
-        made = cls(server, center, kiosk=boot.device("kiosk", center),
-                   display=boot.device("display", center))
+        made = cls(server, center, kiosk=off_loop(boot.device, "kiosk", center),
+                   display=off_loop(boot.device, "display", center))
         made.staff = f"pages{uuid.uuid4().hex[:10]}"
-        boot.account(made.staff, "staff", center)
+        off_loop(boot.account, made.staff, "staff", center)
         made.staff_token = login(server, made.staff)
         for counter in counters:
             made.act(counter, "open", json={})
@@ -128,7 +137,7 @@ def call_next_with_engine(redis_url: str, center: str, counter: str, staff: str)
         finally:
             await client.aclose()
 
-    return asyncio.run(call())
+    return off_loop(asyncio.run, call())
 
 
 def wait_board_live(page: Any) -> None:

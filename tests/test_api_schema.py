@@ -31,7 +31,7 @@ from schemathesis.specs.openapi.checks import (
 from tests.live import Bootstrap, LiveServer, login
 
 CENTER = "06886"
-EXAMPLES = 12          # per operation and generation mode: the whole file stays under a minute
+EXAMPLES = 8           # per operation and generation mode: the whole file stays under a minute
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_headers_conformance, response_schema_conformance]
 
@@ -72,11 +72,19 @@ def test_every_operation_conforms_to_the_document(target: dict[str, Any],
     operations = [result.ok() for result in target["schema"].get_all_operations()]
     assert len(operations) >= 30
     with requests.Session() as session:
-        failures = [failure for operation in operations
-                    for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
+        failures = [failure for operation in operations for mode in modes(operation)
                     if (failure := exercise(operation, mode, session, target,
                                             live_server.base_url))]
     assert not failures, "\n\n".join(failures)
+
+
+def modes(operation: Any) -> list[GenerationMode]:
+    """Invalid input too where there is a body or a query to spoil: a path segment or a
+    header is text whatever hypothesis tries, and searching for "invalid" ones only burns
+    time on rejected examples."""
+    if operation.body or len(operation.query):
+        return [GenerationMode.POSITIVE, GenerationMode.NEGATIVE]
+    return [GenerationMode.POSITIVE]
 
 
 def exercise(operation: Any, mode: GenerationMode, session: requests.Session,
@@ -100,13 +108,20 @@ def exercise(operation: Any, mode: GenerationMode, session: requests.Session,
                                         headers={**auth, "X-Forwarded-For": address})
         # A plain session: schemathesis' own transport counts pooled connections through
         # urllib3 internals that urllib3-future (pulled in by grafana-client) replaces.
+        import time
+        t0 = time.monotonic()
         response = session.request(**sent, timeout=10, allow_redirects=False)
+        print("REQ", round(time.monotonic() - t0, 3), response.status_code, operation.label)
         case.validate_response(response, checks=CHECKS, transport_kwargs=sent)
 
+    import time
+    t1 = time.monotonic()
     try:
         run()
     except Unsatisfiable:
         return None  # nothing to make invalid: no parameters, no body
     except (Exception, BaseExceptionGroup) as error:  # report every operation's failure
         return f"{operation.label} ({mode.value}): {error}"
+    finally:
+        print("OP", round(time.monotonic() - t1, 2), operation.label, mode.value)
     return None

@@ -1,9 +1,7 @@
-"""The counter console in a real Chromium against the real server, with Redis checked after
-every step: a full day's cycle, two counters calling at once, a double press, the keyboard,
-an expired login, and a ticket another counter took.
-
-Centers used only here: 07183 (Phong Cốc), 07168 (Hà An), 07147 (Hiệp Hòa), 06881-free codes
-are avoided on purpose; the rating tablet and supervisor page use others (their own module).
+"""The counter console in a real Chromium against the real server, with Redis read after
+every step: a full day's cycle, two counters calling at once, a double press and a lost
+answer, the keyboard, and an expired login. Centers used only here: 07183, 07168, 07147.
+Screenshots go to test-artifacts/counter-*.png.
 """
 
 from __future__ import annotations

@@ -24,6 +24,7 @@ from tests.pages import (  # noqa: F401  (browser is a fixture)
     browser,
     call_next_with_engine,
     ms,
+    off_loop,
     screenshot,
     wait_board_live,
 )
@@ -87,7 +88,7 @@ def test_kiosk_ticket_called_is_shown_within_a_second_and_spoken(
     with wave.open(io.BytesIO(body)) as wav:
         assert (wav.getnchannels(), wav.getsampwidth()) == (1, 2)
         assert wav.getnframes() / wav.getframerate() > 1.0  # a sentence, not a click
-    reference = asyncio.run(SpeechRenderer().render(expected, "north", DEFAULT_RATE))
+    reference = off_loop(asyncio.run, SpeechRenderer().render(expected, "north", DEFAULT_RATE))
     assert body == reference
 
     # A priority call is marked; a recall is shown and spoken again.

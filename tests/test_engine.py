@@ -49,6 +49,8 @@ async def test_numbering_restarts_at_local_midnight(any_engine: Engine) -> None:
 
 async def test_call_next_takes_oldest_across_the_counters_services(any_engine: Engine) -> None:
     a = await any_engine.issue(C, "civil_status")
+    # Later for sure: within one millisecond the counter's service order would decide.
+    await shift_clock(any_engine.runner.client, C, 2)
     b = await any_engine.issue(C, "certification")
     await open_counter(any_engine)
     first = await any_engine.call_next(C, "1", "an")

@@ -69,7 +69,11 @@ export function renderCounterState(counter, me) {
   return `<span class="state state-${escapeHtml(counter.state)}">${both(state)}</span>${holder}`;
 }
 
-export function renderCurrent(counter, names) {
+export function renderCurrent(counter, names, mayAct = true) {
+  if (counter && !mayAct) {
+    return `<div class="empty">${both(["Quầy này không còn do bạn phụ trách. Hãy chọn quầy khác.",
+      "This counter is no longer yours. Choose another counter."])}</div>`;
+  }
   const t = counter?.current;
   if (counter?.state === "paused") {
     const reason = names.reason[counter.reason] || { name: counter.reason, name_en: "" };

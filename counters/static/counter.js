@@ -191,7 +191,7 @@ function render() {
   if (!c) return;
   $("#where").textContent = `${app.snap.name} · ${c.name || `Quầy ${c.id}`}`;
   $("#counter-state").innerHTML = renderCounterState(c, me());
-  $("#current").innerHTML = renderCurrent(c, app.names);
+  $("#current").innerHTML = renderCurrent(c, app.names, mayAct(c));
   $("#queues").innerHTML = renderQueues(app.snap, c, app.names);
   renderButtons(c, mayAct(c), app.busy);
   tick(clock.now());

@@ -358,6 +358,7 @@
     board.panels = [];
     const tables = $("tables");
     tables.style.setProperty("--panels", count);
+    tables.classList.toggle("two", count === 2);
     tables.replaceChildren();
     for (let p = 0; p < count; p += 1) {
       const headers = COLUMNS.map((column) => el("th", { scope: "col", "data-key": column.key },
@@ -410,7 +411,9 @@
                           row.served_today || view.mean_wait_today_s
                             ? duration(view.mean_wait_today_s) : "–"],
       served_today: [view.served_today, integer.format(view.served_today || 0)],
-      no_show_rate_today: [view.no_show_rate_today, percent(view.no_show_rate_today)],
+      no_show_rate_today: [view.no_show_rate_today,
+                           row.served_today || view.no_show_rate_today
+                             ? percent(view.no_show_rate_today) : "–"],
       satisfaction_today: [view.satisfaction_today, none(view.satisfaction_today)
         ? "–" : twoDecimals.format(view.satisfaction_today)],
     };
@@ -524,12 +527,14 @@
     }
   }
 
-  function table(id, headings, rows) {
+  function table(id, headings, rows, numeric = []) {
+    const align = (i) => (numeric.includes(i) ? "num" : null);
     $(id).replaceChildren(
-      el("thead", null, el("tr", null, headings.map(([vi, en]) =>
-        el("th", { scope: "col" }, vi, el("span", { class: "en" }, ` / ${en}`))))),
+      el("thead", null, el("tr", null, headings.map(([vi, en], i) =>
+        el("th", { scope: "col", class: align(i) }, vi,
+           el("span", { class: "en" }, ` / ${en}`))))),
       el("tbody", null, rows.length ? rows.map((cells) => el("tr", null,
-        cells.map((c) => el("td", null, c))))
+        cells.map((c, i) => el("td", { class: align(i) }, c))))
         : el("tr", null, el("td", { colspan: headings.length, class: "muted" },
                              "Không có / None"))));
   }
@@ -556,7 +561,8 @@
         figure("Hài lòng", "Satisfaction", view.satisfaction_today == null ? "–"
           : `${twoDecimals.format(view.satisfaction_today)} / 5`));
     }
-    const serviceName = (sid) => state.names.services[sid]?.name || sid;
+    const service = (sid) => state.names.services[sid] || { prefix: sid, name: sid };
+    const serviceName = (sid) => `${service(sid).prefix} · ${service(sid).name}`;
     table("detail-counters",
       [["Quầy", "Counter"], ["Trạng thái", "State"], ["Cán bộ", "Staff"],
        ["Số đang xử lý", "Ticket"], ["Từ lúc", "For"], ["Dịch vụ", "Services"]],
@@ -569,17 +575,18 @@
           : "–";
         return [c.name || c.id, el("span", { class: `state-${c.state}` }, `${vi} / ${en}${reason}`),
                 c.staff || "–", current, c.state === "closed" ? "–" : since(c.since),
-                (c.services || "").split(",").filter(Boolean).map(serviceName).join(", ")];
-      }));
+                (c.services || "").split(",").filter(Boolean)
+                  .map((sid) => service(sid).prefix).join(" ")];
+      }), [4]);
     table("detail-services",
-      [["Dịch vụ", "Service"], ["Đang chờ", "Waiting"], ["Ưu tiên", "Priority"],
-       ["Hẹn", "Appointment"], ["Chờ lâu nhất", "Oldest"], ["Quầy", "Counters"],
+      [["Dịch vụ", "Service"], ["Chờ", "Waiting"], ["Ưu tiên", "Priority"],
+       ["Hẹn", "Appt."], ["Lâu nhất", "Oldest"], ["Quầy", "Counters"],
        ["Ước tính", "Estimate"]],
       snapshot.services.map((s) => [serviceName(s.id), integer.format(s.waiting),
         integer.format(s.priority), integer.format(s.appointment),
         s.oldest ? since(s.oldest) : "–", integer.format(s.load.active),
         s.estimated_wait_s === null || s.estimated_wait_s === undefined
-          ? "–" : duration(s.estimated_wait_s)]));
+          ? "–" : duration(s.estimated_wait_s)]), [1, 2, 3, 4, 5, 6]);
     const activity = (c) => (c.state === "paused" ? ["Tạm dừng", "Paused"]
       : c.ticket ? ["Đang phục vụ", "Serving"] : ["Sẵn sàng", "Idle"]);
     table("detail-staff",
@@ -587,7 +594,7 @@
       snapshot.counters.filter((c) => c.staff && c.state !== "closed").map((c) => {
         const [vi, en] = activity(c);
         return [c.staff, c.name || c.id, `${vi} / ${en}`, since(c.since)];
-      }));
+      }), [3]);
   }
 
   // ------------------------------------------------------------------ wiring

@@ -1,18 +1,26 @@
--- Shared by every script. scripts.py puts in front of this: P (the center's key prefix), the
--- key functions K.* rendered from keys.py, and WAIT_BOUNDS / SERVICE_BOUNDS.
+-- Shared by every script. scripts.py puts in front of this: P (the center's key prefix, set
+-- by setup), the key functions K.* rendered from keys.py, and WAIT_BOUNDS / SERVICE_BOUNDS.
 -- ARGV[1] is the idempotency key ('' for none), ARGV[2] the request's fingerprint.
 --
 -- Rule of every script: validate everything first, write afterwards. Redis does not roll back
 -- a script that fails halfway, so a refusal must come before the first write.
+--
+-- The same text runs as a Redis Function library (defined once, called with FCALL) and as
+-- separate scripts (EVALSHA, on a Cluster): setup() binds the call's keys either way.
 
-local IDEM, FP = ARGV[1], ARGV[2]
-local CENTER = string.match(P, '{c:(.-)}')
+local IDEM, FP, CENTER = '', '', ''
+local META = {}
+
+local function setup()
+  P = string.sub(KEYS[1], 1, -5)  -- KEYS[1] is the center's 'meta' key
+  IDEM, FP = ARGV[1], ARGV[2]
+  CENTER = string.match(P, '{c:(.-)}')
+  META = {}
+end
 
 local function fail(code, message)
   error({err = 'QMS ' .. code .. ' ' .. message})
 end
-
-local META = {}
 
 -- Redis TIME, plus the meta field 'clock' (ms) that only tests set: call after load_meta().
 local function now_ms()

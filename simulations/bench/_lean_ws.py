@@ -29,7 +29,7 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 EVENT_HEAD = b"\x83\xa4type\xa5event\xa2id"  # {"type": "event", "id": … as frames.py packs it
 _ID_AT = len(EVENT_HEAD)
@@ -70,9 +70,8 @@ class LeanSocket(asyncio.Protocol):
         self.upgraded = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
-        transport.write(self.request)
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is no subclass
+        self.transport.write(self.request)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None

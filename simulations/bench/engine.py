@@ -14,9 +14,10 @@ Method (docs/benchmarks.md has the figures):
    on a key with the center's hash tag) the same way. ``ratio`` = engine ops/s ÷ noop ops/s:
    how close the engine comes to what this process can push through Redis at all.
    The two workloads alternate in rounds (E N, N E, …) so machine noise hits both alike.
-4. Redis time per script: EVALSHA's ``INFO commandstats`` line covers every script, so each
-   script runs alone in its own phase — ``CONFIG RESETSTAT``, one call per counter, then read
-   ``cmdstat_evalsha`` — over several rounds; ``usec`` ÷ ``calls`` over the rounds.
+4. Redis time per script: the ``INFO commandstats`` line of FCALL (EVALSHA on a Cluster)
+   covers every script, so each script runs alone in its own phase — ``CONFIG RESETSTAT``, one
+   call per counter, then read ``cmdstat_fcall`` and ``cmdstat_evalsha`` — over several rounds;
+   ``usec`` ÷ ``calls`` over the rounds.
 5. CPU per operation of the client process (``time.process_time``) and of Redis
    (``INFO cpu``) for each workload: which side is the bottleneck.
 """
@@ -117,9 +118,10 @@ class Server:
     async def evalsha_stats(self) -> tuple[int, int]:
         calls = usec = 0
         for node in await self.info("commandstats"):
-            stat = node.get("cmdstat_evalsha", {})
-            calls += int(stat.get("calls", 0))
-            usec += int(stat.get("usec", 0))
+            for command in ("cmdstat_fcall", "cmdstat_evalsha"):
+                stat = node.get(command, {})
+                calls += int(stat.get("calls", 0))
+                usec += int(stat.get("usec", 0))
         return calls, usec
 
     async def cpu_seconds(self) -> float:

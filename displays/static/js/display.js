@@ -132,7 +132,7 @@
     const items = board.recent.filter(callShown).slice(0, 8).map((r) =>
       Q.el('li', { class: r.priority ? 'prio' : '' },
         Q.el('span', { class: 'r-num' }, r.number),
-        Q.el('span', { class: 'r-ctr' }, tr('to', { c: r.counter })),
+        Q.el('span', { class: 'r-ctr' }, (r.type === 'recalled' ? '↻ ' : '') + tr('to', { c: r.counter })),
         r.priority ? Q.el('span', { class: 'badge prio' }, '★') : null,
         Q.el('span', { class: 'r-time' }, r.at ? Q.formatTime(r.at) : '')));
     $('recent').replaceChildren(...items);
@@ -266,13 +266,13 @@
     });
     tick();
     setInterval(tick, 1000);
+    token = Q.deviceToken('display', center); // stored, and out of the address bar, at once
     config = await loadConfig();
     if (!config) return;
     $('message').hidden = true;
     Q.clock.learn(config.now);
     $('center-name').textContent = config.center.name;
     document.title = config.center.name + ' — ' + tr('recent');
-    token = Q.deviceToken('display', center);
     if (!token) {
       showMessage(tr('noToken'), tr('noTokenText'), true);
       return;

@@ -229,6 +229,7 @@
       Q.storeDeviceToken('kiosk', center, $('token-input').value.trim());
       location.reload();
     });
+    token = Q.deviceToken('kiosk', center); // stored, and out of the address bar, at once
     try {
       config = await Q.api('/api/v1/centers/' + encodeURIComponent(center) + '/page-config');
     } catch (error) {
@@ -238,7 +239,6 @@
     Q.clock.learn(config.now);
     $('center-name').textContent = config.center.name;
     document.title = config.center.name + ' — ' + tr('prompt');
-    token = Q.deviceToken('kiosk', center);
     if (!token) { showMessage(tr('noToken'), tr('noTokenText'), true); return; }
     if (!(await checkToken())) return;
     setInterval(checkHours, 60000);
