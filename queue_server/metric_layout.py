@@ -2,7 +2,8 @@
 
 The ``metrics`` hash of a center holds monotonic counters as ``name|label|label…`` fields;
 a histogram ``h`` with label ``x`` keeps ``h|x|b<i>`` (non-cumulative count of bucket i,
-1-based, the last being +Inf), ``h|x|sum`` (milliseconds) and ``h|x|n``.
+1-based, the last being +Inf) and ``h|x|sum`` (milliseconds); the count is the sum of the
+buckets, so the scripts spend no write on it.
 """
 
 from __future__ import annotations

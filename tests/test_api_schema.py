@@ -108,20 +108,13 @@ def exercise(operation: Any, mode: GenerationMode, session: requests.Session,
                                         headers={**auth, "X-Forwarded-For": address})
         # A plain session: schemathesis' own transport counts pooled connections through
         # urllib3 internals that urllib3-future (pulled in by grafana-client) replaces.
-        import time
-        t0 = time.monotonic()
         response = session.request(**sent, timeout=10, allow_redirects=False)
-        print("REQ", round(time.monotonic() - t0, 3), response.status_code, operation.label)
         case.validate_response(response, checks=CHECKS, transport_kwargs=sent)
 
-    import time
-    t1 = time.monotonic()
     try:
         run()
     except Unsatisfiable:
         return None  # nothing to make invalid: no parameters, no body
     except (Exception, BaseExceptionGroup) as error:  # report every operation's failure
         return f"{operation.label} ({mode.value}): {error}"
-    finally:
-        print("OP", round(time.monotonic() - t1, 2), operation.label, mode.value)
     return None

@@ -9,10 +9,10 @@ import stat
 import subprocess
 import sys
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -44,10 +44,12 @@ class Cli:
         return done.stdout if code == 0 else done.stderr
 
     async def counter(self, counter: str) -> dict[str, str]:
-        return await self.redis.hgetall(keys.counter_key(CENTER, counter))  # type: ignore[no-any-return,misc]
+        key = keys.counter_key(CENTER, counter)
+        return await cast(Awaitable[dict[str, str]], self.redis.hgetall(key))
 
     async def ticket(self, ticket_id: str) -> dict[str, str]:
-        return await self.redis.hgetall(keys.ticket_key(CENTER, ticket_id))  # type: ignore[no-any-return,misc]
+        key = keys.ticket_key(CENTER, ticket_id)
+        return await cast(Awaitable[dict[str, str]], self.redis.hgetall(key))
 
 
 @pytest.fixture

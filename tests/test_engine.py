@@ -236,7 +236,7 @@ async def test_events_metrics_and_snapshot(any_engine: Engine) -> None:
     )
     assert metrics["issued|results|kiosk|pregnant"] == "1"
     assert metrics["served|results"] == "1" and metrics["s_served|an"] == "1"
-    assert metrics["wait|results|n"] == "1" and metrics["svc|results|n"] == "1"
+    assert metrics["wait|results|b1"] == "1" and metrics["svc|results|b1"] == "1"
     snap = await any_engine.snapshot(C, tickets_per_queue=3, day=True, recent=True)
     assert snap["last_id"] == events[-1][0].decode()
     assert snap["recent"][0]["number"] == t.number

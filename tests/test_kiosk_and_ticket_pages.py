@@ -30,7 +30,8 @@ from tests.pages import (  # noqa: F401  (browser is a fixture)
 )
 
 pytestmark = pytest.mark.browser
-MM80_IN_POINTS = 226.77  # 80 mm in PDF points
+POINTS_PER_MM = 72 / 25.4
+MM80_IN_POINTS = 80 * POINTS_PER_MM
 
 
 def ticket_state(server: LiveServer, ticket_id: str, token: str) -> dict[str, Any]:
@@ -88,6 +89,7 @@ def test_kiosk_issues_a_priority_ticket_with_qr_and_prints_it(
     pdf = page.pdf(prefer_css_page_size=True)
     box = re.search(rb"/MediaBox\s*\[\s*0 0 ([\d.]+) ([\d.]+)\s*\]", pdf)
     assert box is not None and abs(float(box.group(1)) - MM80_IN_POINTS) < 1.0
+    assert 60 * POINTS_PER_MM < float(box.group(2)) < 130 * POINTS_PER_MM  # cut after it
     page.close()
 
 

@@ -187,10 +187,10 @@ local function observe(name, label, ms, bounds)
   for i, bound in ipairs(bounds) do
     if ms <= bound * 1000 then index = i break end
   end
+  -- No count field: the count is the sum of the buckets (the collector adds them up).
   local base = name .. '|' .. label .. '|'
   redis.call('HINCRBY', K.metrics(), base .. 'b' .. index, 1)
   redis.call('HINCRBY', K.metrics(), base .. 'sum', ms)
-  redis.call('HINCRBY', K.metrics(), base .. 'n', 1)
 end
 
 local function live(field, by)

@@ -137,6 +137,7 @@ class _Connection:
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.reader = reader
         self.writer = writer
+        self.used = time.monotonic()
 
     async def request(self, head: bytes, body: bytes) -> tuple[int, int, bytes]:
         """Send one request; return (send time in ns, status, body)."""
@@ -156,7 +157,13 @@ class _Connection:
 
 
 class HttpClient:
-    """Requests on a small pool of kept-alive connections (one per request in flight)."""
+    """Requests on a small pool of kept-alive connections (one per request in flight).
+
+    A connection idle for ``max_idle_s`` is dropped rather than reused: uvicorn closes idle
+    ones after 5 s, and a request racing that close would be lost.
+    """
+
+    max_idle_s = 2.0
 
     def __init__(self, host: str, port: int) -> None:
         self.host = host
@@ -165,8 +172,12 @@ class HttpClient:
         self._all: list[_Connection] = []
 
     async def _take(self) -> _Connection:
-        if self._idle:
-            return self._idle.pop()
+        while self._idle:
+            connection = self._idle.pop()
+            if time.monotonic() - connection.used < self.max_idle_s:
+                return connection
+            connection.writer.close()
+            self._all.remove(connection)
         reader, writer = await asyncio.open_connection(self.host, self.port)
         connection = _Connection(reader, writer)
         self._all.append(connection)
@@ -186,6 +197,7 @@ class HttpClient:
             connection.writer.close()
             self._all.remove(connection)
             raise
+        connection.used = time.monotonic()
         self._idle.append(connection)
         if status != expect:
             raise HttpError(f"POST {path}: expected {expect}, got {status}: {answer[:300]!r}")

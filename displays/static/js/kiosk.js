@@ -162,9 +162,21 @@
     } catch (error) {
       console.warn('qms: no QR code', error);
     }
+    fitPage();
     if (autoPrint) window.print();
     clearTimeout(backTimer);
     backTimer = setTimeout(goHome, RETURN_AFTER_MS);
+  }
+
+  /* @page height = the ticket's own height, measured off-screen (96 px = 25.4 mm). */
+  function fitPage() {
+    const ticket = $('print-ticket');
+    ticket.classList.add('measuring');
+    const mm = Math.ceil((ticket.getBoundingClientRect().height * 25.4) / 96) + 2;
+    ticket.classList.remove('measuring');
+    let style = $('page-size');
+    if (!style) document.head.append((style = Q.el('style', { id: 'page-size' })));
+    style.textContent = '@media print { @page { size: 80mm ' + mm + 'mm; margin: 0; } }';
   }
 
   function goHome() {
