@@ -7,7 +7,7 @@ the caller passes the instant the engine used. The offline simulation runs on th
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from queue_server.errors import (
@@ -69,7 +69,7 @@ class ModelCounter:
 class CenterModel:
     center_id: str
     prefixes: dict[str, str]
-    counter_services: dict[str, Sequence[str]]
+    counter_services: Mapping[str, Sequence[str]]
     priorities: Sequence[str]
     reasons: Sequence[str]
     policy: RoutingPolicy
