@@ -302,6 +302,8 @@ ROWS = [
         ONE),
     Row("POST", "/api/v1/qr", public(), plain(body={"data": "https://dichvucong.gov.vn/t/x"}),
         ONE),
+    # monitoring/routes.py: Prometheus scrapes without a token
+    Row("GET", "/metrics", public(), plain(query={"center": A}), ONE),
 ]
 
 

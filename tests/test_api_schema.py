@@ -31,7 +31,7 @@ from schemathesis.specs.openapi.checks import (
 from tests.live import Bootstrap, LiveServer, login
 
 CENTER = "06886"
-EXAMPLES = 8           # per operation and generation mode: the whole file stays under a minute
+EXAMPLES = 10          # per operation and generation mode: the whole file stays under a minute
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_headers_conformance, response_schema_conformance]
 

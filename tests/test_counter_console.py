@@ -34,8 +34,8 @@ Hash = Awaitable[dict[str, str]]
 expect.set_options(timeout=scaled(10) * 1000)
 
 
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
+@pytest.fixture(scope="module", name="browser")
+async def browser_fixture() -> AsyncIterator[Browser]:
     async with async_api.async_playwright() as playwright:
         launched = await playwright.chromium.launch(executable_path=CHROMIUM,
                                                     args=CHROMIUM_ARGS, headless=True)
@@ -84,8 +84,8 @@ class Site:
         return [event for event in decoded if event["type"] == kind]
 
 
-@pytest.fixture(scope="module")
-async def site(live_server: LiveServer) -> AsyncIterator[Site]:
+@pytest.fixture(scope="module", name="site")
+async def site_fixture(live_server: LiveServer) -> AsyncIterator[Site]:
     client = aioredis.Redis.from_url(live_server.redis_url, decode_responses=True)
     yield Site(live_server, client)
     await client.aclose()

@@ -12,11 +12,12 @@ import wave
 from pathlib import Path
 from typing import Any
 
+import httpx
 import msgpack
 import pytest
 
 from displays.speech import DEFAULT_RATE, SpeechRenderer, SpeechSettings
-from tests.live import LiveServer
+from tests.live import Bootstrap, LiveServer
 from tests.pages import (  # noqa: F401  (browser is a fixture)
     FULL_HD,
     HD,
@@ -208,3 +209,81 @@ def test_a_malformed_frame_is_logged_once_and_skipped(
     page.wait_for_function(SHOWN, arg=[number, False], timeout=ms(3))
     assert sum("malformed frame" in e for e in errors) == 1, errors
     page.close()
+
+
+# ---------------------------------------------------------------- the display's HTTP side
+
+
+def test_announcement_and_audio_endpoints(live_server: LiveServer) -> None:
+    boot = Bootstrap(live_server.redis_url)
+    display = boot.device("display", "06676")
+    kiosk = boot.device("kiosk", "06676")
+    other = boot.device("display", "06658")
+    url = f"{live_server.base_url}/api/v1/centers/06676/announcement"
+    auth = {"Authorization": f"Bearer {display}"}
+    with httpx.Client(timeout=30) as http:
+        answer = http.get(url, params={"number": "B007", "counter": "2", "lang": "en"},
+                          headers=auth)
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        assert body["text"] == "Ticket number B, zero, zero, seven, please go to counter two"
+        assert body["display_text"] == "Ticket number B007, please go to counter 2"
+        assert body["voice"] == "english"
+        audio = http.get(live_server.base_url + body["audio_url"])
+        assert audio.status_code == 200 and audio.headers["content-type"] == "audio/wav"
+        assert audio.headers["cache-control"] == "public, max-age=31536000, immutable"
+        etag = audio.headers["etag"]
+        assert etag == f'"{body["key"]}"'
+        assert http.get(live_server.base_url + body["audio_url"],
+                        headers={"If-None-Match": etag}).status_code == 304
+        # A key that does not match its parameters renders nothing.
+        forged = body["audio_url"].replace(body["key"], "0" * 64)
+        assert http.get(live_server.base_url + forged, headers=auth).status_code == 404
+
+        refusals = [
+            ({"number": "B007", "counter": "2", "voice": "west"}, auth, 422, "invalid-input"),
+            ({"number": "B007", "counter": "99"}, auth, 404, "unknown-counter"),
+            ({"number": "7B7", "counter": "2"}, auth, 422, "invalid-input"),
+            ({"number": "B007", "counter": "2", "lang": "fr"}, auth, 422, "invalid-input"),
+            ({"number": "B007", "counter": "2"}, {}, 401, "unauthenticated"),
+            ({"number": "B007", "counter": "2"}, {"Authorization": f"Bearer {kiosk}"}, 403,
+             "forbidden"),
+            ({"number": "B007", "counter": "2"}, {"Authorization": f"Bearer {other}"}, 403,
+             "forbidden"),
+        ]
+        for params, headers, status, kind in refusals:
+            refused = http.get(url, params=params, headers=headers)
+            assert refused.status_code == status, (params, refused.text)
+            assert refused.headers["content-type"] == "application/problem+json"
+            assert refused.json()["type"] == f"/problems/{kind}"
+        unknown = http.get(f"{live_server.base_url}/api/v1/centers/99999/announcement",
+                           params={"number": "A1", "counter": "1"}, headers=auth)
+        assert unknown.status_code == 404
+        assert unknown.json()["type"] == "/problems/unknown-center"
+
+
+def test_page_config_and_qr(live_server: LiveServer) -> None:
+    with httpx.Client(base_url=live_server.base_url, timeout=10) as http:
+        config = http.get("/api/v1/centers/06676/page-config").json()
+        assert config["center"]["name"].startswith("Phường ")
+        assert config["ws_port"] == live_server.ws_port
+        assert config["hours"]["mon"] == ["07:30-11:30", "13:30-17:00"]
+        assert config["open_now"] is True  # LiveServer turns opening hours off
+        assert "{number}" in config["templates"]["vi"]["call"]
+        assert http.get("/api/v1/centers/99999/page-config").status_code == 404
+
+        link = "https://dichvucong.quangninh.gov.vn/book"
+        svg = http.get("/api/v1/qr", params={"data": link})
+        assert svg.status_code == 200 and svg.headers["content-type"] == "image/svg+xml"
+        assert svg.content.startswith(b"<?xml") and b"<svg" in svg.content
+        posted = http.post("/api/v1/qr", json={"data": link})
+        assert posted.content == svg.content
+        for bad in ("javascript:alert(1)", "ftp://x.vn/a", "https://x.vn/" + "a" * 600,
+                    "http://x.vn/a b"):
+            refused = http.get("/api/v1/qr", params={"data": bad})
+            assert refused.status_code == 422, bad
+            assert refused.headers["content-type"] == "application/problem+json"
+        for page in ("/display/06676", "/kiosk/06676", "/book", "/t/06676-20260101-A001"):
+            answer = http.get(page)
+            assert answer.status_code == 200 and answer.headers["content-type"].startswith(
+                "text/html")

@@ -10,9 +10,16 @@ import pytest
 from playwright.async_api import Browser, expect
 
 from queue_server import keys
-from tests.test_counter_console import Site, button, console, log_in, new_page, shot
-from tests.test_counter_console import browser as browser_fixture  # noqa: F401 (fixture)
-from tests.test_counter_console import site as site_fixture  # noqa: F401 (fixture)
+from tests.test_counter_console import (  # noqa: F401 (fixtures)
+    Site,
+    browser_fixture,
+    button,
+    console,
+    log_in,
+    new_page,
+    shot,
+    site_fixture,
+)
 
 pytestmark = pytest.mark.browser
 OVER_TARGET_MS = 40 * 60 * 1000   # the centers' target is 30 minutes

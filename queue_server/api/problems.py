@@ -85,10 +85,11 @@ def describe_problems(schema: dict[str, Any]) -> dict[str, Any]:
         for operation in item.values():
             responses = operation.setdefault("responses", {})
             responses.pop("422", None)
-            responses["4XX"] = {"description": "Refused: see the problem's `type`",
-                                "content": content}
-            responses["503"] = {"description": "Redis cannot be reached: retry later",
-                                "content": content}
+            responses.setdefault("4XX", {"description": "Refused: see the problem's `type`"})
+            responses.setdefault("503", {"description": "Redis cannot be reached: retry later"})
+            for status, response in responses.items():
+                if status[0] in "45":
+                    response["content"] = content
     return schema
 
 

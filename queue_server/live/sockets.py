@@ -32,6 +32,10 @@ Resync = Callable[["SocketSubscriber"], Awaitable[dict[str, str]]]
 
 
 class SocketSubscriber:
+    # Thousands of idle lobby screens per process: keep each one small.
+    __slots__ = ("_buffer", "_resync", "_resync_task", "accept", "connection", "drain_timeout_s",
+                 "fmt", "limit_bytes", "resyncs", "sent")
+
     def __init__(
         self,
         connection: ServerConnection,

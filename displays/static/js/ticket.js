@@ -59,8 +59,9 @@
     try { token = localStorage.getItem(storageKey(ticketId)) || ''; } catch (e) { token = ''; }
   }
 
-  function error(title, text) {
+  function error(title, text, info) {
     $('error').replaceChildren(Q.el('strong', {}, title), text || '');
+    $('error').classList.toggle('info', !!info);
     $('error').hidden = !title;
   }
 
@@ -89,7 +90,7 @@
     $('service-name').textContent = service ? (Q.lang === 'en' ? service.name_en : service.name) : t.service;
     $('status').textContent = tr(t.status);
     const queued = t.status === 'waiting' || t.status === 'booked';
-    $('facts').hidden = !queued;
+    $('facts').hidden = t.status !== 'waiting'; // a booked appointment has no place yet
     $('ahead').textContent = s.ahead === null || s.ahead === undefined ? '–' : String(s.ahead);
     $('eta').textContent = Q.formatWait(s.estimated_wait_s);
     $('note').textContent = t.appt ? tr('appointment', { t: Q.formatDate(t.appt) + ' ' + Q.formatTime(t.appt) }) : '';
@@ -159,7 +160,7 @@
     if (frame.type === 'ticket') render(frame.ticket);
     else if (frame.type === 'event' && frame.event && frame.event.new_ticket) {
       follow(frame.event.new_ticket.id);
-      error(tr('transferredTo', { n: frame.event.new_ticket.number }));
+      error(tr('transferredTo', { n: frame.event.new_ticket.number }), '', true);
     }
   }
 
