@@ -70,6 +70,14 @@ class AccountStore:
             raise Conflict(f"the username {username!r} is taken", field="username")
         return Account(username, name, role, center)
 
+    async def get(self, username: str) -> Account | None:
+        """An active account, or None."""
+        record = await self.client.hgetall(keys.staff_key(username))
+        if not record or record.get(b"active") != b"1":
+            return None
+        return Account(username, _text(record.get(b"name")), Role(_text(record[b"role"])),
+                       _text(record.get(b"center")) or None)
+
     async def login(self, username: str, password: str) -> Account:
         record = await self.client.hgetall(keys.staff_key(username))
         stored = _text(record.get(b"hash"))

@@ -217,6 +217,20 @@ class Engine:
             _text("target counter", to_counter), note,
         )
 
+    async def transfer_in_hand(
+        self, center_id: str, counter: str, staff: str = "", *, to_service: str = "",
+        to_counter: str = "", note: str = "", idempotency_key: str | None = None,
+    ) -> Outcome:
+        """Transfer whatever the counter holds (the script finds it: no read beforehand)."""
+        center = self._center(center_id)
+        if len(_text("note", note)) > 500:
+            raise InvalidInput("a transfer note has at most 500 characters", field="note")
+        return await self._transition(
+            "transfer", center.id, idempotency_key, "", _text("counter", counter),
+            _text("staff", staff, STAFF_ID), _text("service", to_service),
+            _text("target counter", to_counter), note,
+        )
+
     # ------------------------------------------------------------------ counter actions
 
     async def _counter_action(

@@ -28,6 +28,8 @@ class Settings:
     port: int = 8000
     ws_port: int = 8001                    # the WebSocket server (0: any free port)
     public_url: str = ""                   # how citizens reach the server (QR codes); "" = local
+    public_ws_url: str = ""                # how browsers reach the channels; "" = same host,
+                                           # QMS_WS_PORT
     secret_key: str = field(default="", repr=False)  # signs staff tokens; "" = from data_dir
     staff_token_hours: int = 12
     booking_limit_per_ip_hour: int = 20

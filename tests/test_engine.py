@@ -254,3 +254,15 @@ async def test_estimated_wait(any_engine: Engine) -> None:
     snap = await any_engine.snapshot(C)
     construction = next(s for s in snap["services"] if s["id"] == "construction")
     assert construction["waiting"] == 3 and construction["estimated_wait_s"] == 3 * 20 * 60
+
+
+async def test_transfer_of_the_ticket_in_hand(any_engine: Engine) -> None:
+    await open_counter(any_engine)
+    with pytest.raises(IllegalTransition, match="no ticket in hand"):
+        await any_engine.transfer_in_hand(C, "1", "an", to_service="land")
+    t = await any_engine.issue(C, "results")
+    await any_engine.call_next(C, "1", "an")
+    moved = await any_engine.transfer_in_hand(C, "1", "an", to_service="land", note="đất")
+    assert moved.ticket is not None and moved.ticket.id == t.id
+    assert moved.new_ticket is not None and moved.new_ticket.service == "land"
+    assert moved.counter is not None and moved.counter.ticket == ""

@@ -136,6 +136,8 @@ export function explain(error) {
 let wsConfig = null;
 export async function wsBase() {
   if (!wsConfig) wsConfig = await api(null, "GET", "/api/v1/config");
+  // Behind a proxy the server names the address (QMS_PUBLIC_WS_URL); else same host, WS port.
+  if (wsConfig.ws_url) return `${wsConfig.ws_url.replace(/\/$/, "")}${wsConfig.ws_path || "/ws"}`;
   const scheme = location.protocol === "https:" ? "wss" : "ws";
   return `${scheme}://${location.hostname}:${wsConfig.ws_port}${wsConfig.ws_path || "/ws"}`;
 }

@@ -20,7 +20,7 @@ from queue_server.api.schemas import (
 )
 from queue_server.auth import Principal, Role
 from queue_server.engine import Engine
-from queue_server.errors import Forbidden, IllegalTransition, InvalidInput
+from queue_server.errors import Forbidden, InvalidInput, NotFound
 from queue_server.models import Outcome
 
 router = APIRouter(prefix="/api/v1", tags=["counters"])
@@ -81,6 +81,11 @@ async def open_counter(center_id: str, counter_id: str, body: OpenCounterIn,
     staff, force = principal.subject, False
     if principal.role is Role.SUPERVISOR:
         staff, force = body.staff or principal.subject, body.force
+        if staff != principal.subject:
+            # A typo must not open a counter for nobody: the person must work at this center.
+            account = await services.accounts.get(staff)
+            if account is None or account.center != center_id:
+                raise NotFound(f"no staff member {staff!r} at center {center_id}")
     elif body.force or (body.staff and body.staff != principal.subject):
         raise InvalidInput("only a supervisor hands over a counter or opens it for someone")
     outcome = await services.engine.open_counter(
@@ -115,13 +120,8 @@ async def pause(center_id: str, counter_id: str, body: PauseIn, services: Servic
 async def transfer(center_id: str, counter_id: str, body: TransferIn, services: ServicesDep,
                    principal: PrincipalDep, idempotency: IdempotencyDep) -> OutcomeOut:
     staff = _actor(principal, center_id)
-    snapshot = await services.engine.snapshot(center_id)
-    counter = next((c for c in snapshot["counters"] if c["id"] == counter_id), None)
-    if counter is None or not counter["ticket"]:
-        raise IllegalTransition(f"counter {counter_id} has no ticket in hand to transfer")
-    # The script checks again that this ticket is still in hand, so a race cannot misfire.
-    outcome = await services.engine.transfer(
-        counter["ticket"], counter=counter_id, staff=staff, to_service=body.to_service or "",
+    outcome = await services.engine.transfer_in_hand(
+        center_id, counter_id, staff, to_service=body.to_service or "",
         to_counter=body.to_counter or "", note=body.note,
         idempotency_key=scoped_key(idempotency, principal, "transfer"))
     return OutcomeOut.of(outcome)

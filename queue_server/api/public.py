@@ -64,4 +64,5 @@ async def suggest(
 async def client_config(services: ServicesDep) -> dict[str, Any]:
     hub_port = services.extras.get("ws_port")
     return {"province": services.province.name, "ws_port": hub_port,
-            "ws_path": "/ws", "public_url": services.settings.public_url}
+            "ws_path": "/ws", "ws_url": services.settings.public_ws_url or None,
+            "public_url": services.settings.public_url}

@@ -1,9 +1,18 @@
 -- Transfer a ticket to another service and/or a counter, keeping its original arrival:
--- ARGV[3] ticket id, [4] acting counter ('' for a supervisor moving a waiting ticket),
--- [5] staff, [6] target service ('' = same), [7] target counter ('' = any), [8] note.
+-- ARGV[3] ticket id ('' = the one in hand at the acting counter), [4] acting counter ('' for a
+-- supervisor moving a waiting ticket), [5] staff, [6] target service ('' = same),
+-- [7] target counter ('' = any), [8] note.
 local replayed = begin()
 if replayed then return replayed end
-local t = load_ticket(ARGV[3])
+local ticket_id = ARGV[3]
+if ticket_id == '' then
+  local holder = load_counter(ARGV[4])
+  if holder.tk == '' then
+    fail('illegal-transition', 'cannot transfer: counter ' .. holder.id .. ' has no ticket in hand')
+  end
+  ticket_id = holder.tk
+end
+local t = load_ticket(ticket_id)
 require_ticket_status(t, 'waiting,called,serving', 'transfer')
 local acting, staff, to_counter, note = ARGV[4], ARGV[5], ARGV[7], ARGV[8]
 local to_service = ARGV[6] ~= '' and ARGV[6] or t.service
