@@ -39,6 +39,7 @@ class Principal:
     role: Role
     subject: str          # username, device id or ticket id
     center: str | None    # None: the whole province
+    expires_at: float | None = None  # epoch seconds, for logins (open sockets close then)
 
     def may_act_in(self, center_id: str) -> bool:
         return self.role is Role.PROVINCE or self.center == center_id
@@ -65,12 +66,14 @@ class TokenSigner:
 
     def read_staff_token(self, token: str) -> Principal:
         try:
-            data = self._serializer.loads(token.removeprefix("st."), max_age=self.max_age_s)
+            data, signed_at = self._serializer.loads(
+                token.removeprefix("st."), max_age=self.max_age_s, return_timestamp=True)
         except SignatureExpired:
             raise Unauthenticated("your login has expired: log in again") from None
         except BadSignature:
             raise Unauthenticated("the login token is not valid") from None
-        return Principal(Role(data["r"]), data["u"], data["c"])
+        return Principal(Role(data["r"]), data["u"], data["c"],
+                         signed_at.timestamp() + self.max_age_s)
 
     def secret_hash(self, secret: str, purpose: str) -> str:
         """A salted hash (HMAC with the server key) of a ticket secret or a citizen id."""

@@ -10,7 +10,9 @@ permessage-deflate multiplies memory per socket by 2.5–3.8.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import Sequence
 from functools import partial
 
@@ -18,6 +20,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.typing import Subprotocol
 
 from queue_server.api.deps import Services
+from queue_server.auth import Principal
 from queue_server.errors import QmsError
 from queue_server.live import channels
 from queue_server.live.frames import JSON, MSGPACK, SUBPROTOCOLS
@@ -33,7 +36,7 @@ async def handle(services: Services, hub: Hub, connection: ServerConnection) -> 
     fmt = JSON if connection.subprotocol == JSON else MSGPACK
     try:
         request = channels.parse(connection.request.path if connection.request else "/")
-        await channels.authorize(services, request)
+        principal = await channels.authorize(services, request)
     except QmsError as error:
         code = CLOSE_CODES.get(error.status, 4400)
         # The reason is what a screen shows: keep it short (a close frame carries 123 bytes).
@@ -63,6 +66,7 @@ async def handle(services: Services, hub: Hub, connection: ServerConnection) -> 
 
         socket = SocketSubscriber(connection, fmt, resync, limit_bytes=limit)
 
+    expiry = _close_at_expiry(connection, principal)
     for center_id in centers:
         hub.subscribe(center_id, socket)
     try:
@@ -80,8 +84,24 @@ async def handle(services: Services, hub: Hub, connection: ServerConnection) -> 
     except QmsError as error:
         await connection.close(CLOSE_CODES.get(error.status, 1011), str(error)[:120])
     finally:
+        if expiry is not None:
+            expiry.cancel()
         for center_id in centers:
             hub.unsubscribe(center_id, socket)
+
+
+def _close_at_expiry(connection: ServerConnection,
+                     principal: Principal | None) -> asyncio.TimerHandle | None:
+    """A login's socket closes when the login expires (4401), as its HTTP calls would fail."""
+    if principal is None or principal.expires_at is None:
+        return None
+    loop = asyncio.get_running_loop()
+    closing: list[asyncio.Task[None]] = []  # held here while the handler holds the timer
+
+    def close() -> None:
+        closing.append(loop.create_task(connection.close(4401, "login expired: log in again")))
+
+    return loop.call_later(max(0.0, principal.expires_at - time.time()), close)
 
 
 def choose_subprotocol(
