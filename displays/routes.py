@@ -110,6 +110,7 @@ async def page_config(center_id: str, services: ServicesDep) -> dict[str, Any]:
         "timezone": str(TIMEZONE),
         "now": int(now.timestamp() * 1000),
         "ws_port": services.extras.get("ws_port"),
+        "ws_url": services.settings.public_ws_url or None,
         "ws_path": "/ws",
         "templates": _announcer(services).config.templates_json(),
     }

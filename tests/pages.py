@@ -39,8 +39,8 @@ PHONE = {"width": 390, "height": 844}
 T = TypeVar("T")
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
+def chromium() -> Iterator[Any]:
+    """For a module's ``browser`` fixture: ``yield from chromium()``."""
     sync_api = pytest.importorskip("playwright.sync_api")
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} is not installed")

@@ -9,6 +9,7 @@ import asyncio
 import io
 import time
 import wave
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +19,12 @@ import pytest
 
 from displays.speech import DEFAULT_RATE, SpeechRenderer, SpeechSettings
 from tests.live import Bootstrap, LiveServer
-from tests.pages import (  # noqa: F401  (browser is a fixture)
+from tests.pages import (
     FULL_HD,
     HD,
     Center,
-    browser,
     call_next_with_engine,
+    chromium,
     ms,
     off_loop,
     screenshot,
@@ -32,6 +33,12 @@ from tests.pages import (  # noqa: F401  (browser is a fixture)
 from tests.servers import scaled
 
 pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    yield from chromium()
+
 SHOWN = "n => (window.qmsShown || []).some(s => s.number === n[0] && s.recall === n[1])"
 
 
@@ -216,9 +223,9 @@ def test_a_malformed_frame_is_logged_once_and_skipped(
 
 def test_announcement_and_audio_endpoints(live_server: LiveServer) -> None:
     boot = Bootstrap(live_server.redis_url)
-    display = boot.device("display", "06676")
-    kiosk = boot.device("kiosk", "06676")
-    other = boot.device("display", "06658")
+    display = off_loop(boot.device, "display", "06676")
+    kiosk = off_loop(boot.device, "kiosk", "06676")
+    other = off_loop(boot.device, "display", "06658")
     url = f"{live_server.base_url}/api/v1/centers/06676/announcement"
     auth = {"Authorization": f"Bearer {display}"}
     with httpx.Client(timeout=30) as http:
@@ -287,3 +294,27 @@ def test_page_config_and_qr(live_server: LiveServer) -> None:
             answer = http.get(page)
             assert answer.status_code == 200 and answer.headers["content-type"].startswith(
                 "text/html")
+
+
+def test_a_call_that_cannot_be_rendered_is_a_503_logged_once(
+    live_redis_url: str, tmp_path: Path
+) -> None:
+    # A pyttsx3 that cannot load, first on the speech worker's path: every render fails.
+    broken = tmp_path / "broken" / "pyttsx3"
+    broken.mkdir(parents=True)
+    (broken / "__init__.py").write_text("raise ImportError('no synthesizer here')\n")
+    server = LiveServer(live_redis_url, tmp_path / "server",
+                        extra_env={"PYTHONPATH": str(broken.parent)}).start()
+    try:
+        display = off_loop(Bootstrap(live_redis_url).device, "display", "06685")
+        for _ in range(3):
+            refused = httpx.get(f"{server.base_url}/api/v1/centers/06685/announcement",
+                                params={"number": "A404", "counter": "1"},
+                                headers={"Authorization": f"Bearer {display}"}, timeout=30)
+            assert refused.status_code == 503, refused.text
+            assert refused.headers["content-type"] == "application/problem+json"
+            assert refused.headers["retry-after"] == "5"
+            assert refused.json()["type"] == "/problems/unavailable"
+        assert server.log_tail(200).count("cannot render the call A404") == 1
+    finally:
+        server.stop()

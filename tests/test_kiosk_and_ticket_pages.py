@@ -9,6 +9,7 @@ import datetime as dt
 import json
 import re
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,17 +20,23 @@ from displays.qr import qr_svg
 from queue_server.province import DEFAULT_PROVINCE_FILE
 from queue_server.rules.clock import TIMEZONE
 from tests.live import LiveServer
-from tests.pages import (  # noqa: F401  (browser is a fixture)
+from tests.pages import (
     FULL_HD,
     HD,
     PHONE,
     Center,
-    browser,
+    chromium,
     ms,
     screenshot,
 )
 
 pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    yield from chromium()
+
 POINTS_PER_MM = 72 / 25.4
 MM80_IN_POINTS = 80 * POINTS_PER_MM
 
@@ -63,7 +70,7 @@ def test_kiosk_issues_a_priority_ticket_with_qr_and_prints_it(
     page.wait_for_selector("[data-priority=elderly]")
     screenshot(page, "kiosk-priority-1920x1080")
     page.click("[data-priority=elderly]")
-    assert "Người cao tuổi" in page.locator("#priority-chosen").inner_text()
+    page.wait_for_selector("#priority-chosen:has-text('Người cao tuổi')", timeout=ms(2))
     page.click("[data-service=land]")
     page.wait_for_function("window.qmsLastTicket && window.qmsPrints === 1", timeout=ms(10))
     issued = page.evaluate("window.qmsLastTicket")
@@ -139,8 +146,8 @@ def test_booking_suggests_the_shortest_wait_and_the_ticket_page_follows_the_call
 ) -> None:
     center = Center.ready(live_server, "06661", counters=("1",))
     context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
-    context.add_init_script(
-        "window.qmsVibrations = []; navigator.vibrate = (p) => { qmsVibrations.push(p); return true; };")
+    context.add_init_script("window.qmsVibrations = []; "
+                            "navigator.vibrate = (p) => { qmsVibrations.push(p); return true; };")
     page = context.new_page()
     page.goto(f"{live_server.base_url}/book")
     page.wait_for_selector("[data-service=certification]", timeout=ms(10))

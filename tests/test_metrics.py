@@ -408,7 +408,8 @@ def test_metrics_for_some_centers_and_unknown_center(live_server: LiveServer) ->
     assert one.status_code == 200
     centers = {dict(ls).get("center") for _, ls in parse(one.content)} - {None}
     assert centers == {LIVE}
-    two = httpx.get(live_server.base_url + "/metrics?center=07090&center=07093", timeout=10)
+    two = httpx.get(live_server.base_url + "/metrics?center=07090&center=07093&center=07090",
+                    timeout=10)
     assert {dict(ls).get("center") for _, ls in parse(two.content)} - {None} == {
         "07090", "07093"}
     missing = httpx.get(live_server.base_url + "/metrics?center=99999", timeout=10)

@@ -22,13 +22,17 @@ import pytest
 from queue_server.redis_client import connect
 from tests.conftest import shift_clock
 from tests.live import Bootstrap, LiveServer
-from tests.pages import FULL_HD, Center, browser, ms, off_loop, screenshot
+from tests.pages import FULL_HD, Center, chromium, ms, off_loop, screenshot
 
 pytestmark = pytest.mark.browser
-__all__ = ["browser"]   # the module-scoped Chromium fixture of tests/pages.py
 
 CALLS, LATE = "07135", "07132"
 PASSWORD = "matkhau123"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    yield from chromium()
 
 
 @pytest.fixture(scope="module")

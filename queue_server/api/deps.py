@@ -68,23 +68,27 @@ def _bearer(authorization: str | None) -> str | None:
     return token.strip()
 
 
+# The principal dependencies take the request, not ServicesDep: a nested dependency costs
+# FastAPI a solve of its own (cache key, parameters) on every request.
 async def get_principal(
-    services: ServicesDep,
+    request: Request,
     authorization: Annotated[str | None, Header(description="Bearer st.… or dev.… token")] = None,
 ) -> Principal:
     token = _bearer(authorization)
     if token is None:
         raise Unauthenticated("this needs a login or a device token")
+    services: Services = request.state.services
     return await services.principal_from_token(token)
 
 
 async def get_optional_principal(
-    services: ServicesDep,
+    request: Request,
     authorization: Annotated[str | None, Header()] = None,
 ) -> Principal | None:
     token = _bearer(authorization)
     if token is None or token.startswith("tk."):
         return None
+    services: Services = request.state.services
     return await services.principal_from_token(token)
 
 

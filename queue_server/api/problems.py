@@ -38,6 +38,9 @@ TITLES: dict[str, tuple[str, str]] = {
     "unavailable": ("Hệ thống tạm thời gián đoạn, vui lòng thử lại",
                     "Temporarily unavailable, please retry"),
     "method-not-allowed": ("Phương thức không được hỗ trợ", "Method not allowed"),
+    "unknown-voice": ("Không có giọng đọc này", "Unknown voice"),
+    "speech-render-failed": ("Không tạo được âm thanh thông báo",
+                             "The announcement audio could not be made"),
     "internal": ("Lỗi hệ thống", "Internal error"),
 }
 STATUS_CODES = {400: "bad-request", 404: "not-found", 405: "method-not-allowed",

@@ -101,8 +101,12 @@ class Api:
             path, token = f"/api/v1/centers/{center.id}/tickets", self.stack.kiosk[center.id]
             specs += [PostSpec(path, token, {"service": s}) for s in services]
         elderly = {"priority": "elderly"}
-        return [PostSpec(s.path, s.token, {**s.body, **elderly}) if i % PRIORITY_EVERY == 0
-                else s for i, s in enumerate(specs)]
+        specs = [PostSpec(s.path, s.token, {**s.body, **elderly}) if i % PRIORITY_EVERY == 0
+                 else s for i, s in enumerate(specs)]
+        # Shuffled: in file order one kiosk would send eight requests in a row, all missing
+        # the server's device cache together when it expires; real kiosks take turns.
+        random.Random(self.args.seed).shuffle(specs)
+        return specs
 
     def _wrk(self, kind: str, seconds: float) -> dict[str, Any]:
         base = f"http://{HOST}:{self.server.port}"

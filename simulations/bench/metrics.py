@@ -17,6 +17,8 @@ Method (docs/metrics.md, "Cost of a scrape", has the figures):
 5. Two references measured in the same run: the bare Redis read of the 54 ``metrics`` hashes
    (one pipelined HGETALL each: the floor of any collector over this layout), and
    prometheus_client's own ``generate_latest`` on the same families (the library's renderer).
+
+The common ``--seconds`` does not apply: the work is fixed by ``--tickets``.
 """
 
 from __future__ import annotations
@@ -52,7 +54,8 @@ from queue_server import keys
 from queue_server.embedded import EmbeddedRedis, free_port
 from queue_server.engine import Engine
 from queue_server.errors import QmsError
-from queue_server.province import Center, Counter as CounterConfig, load_province
+from queue_server.province import Center, load_province
+from queue_server.province import Counter as CounterConfig
 from queue_server.redis_client import RedisClient, connect, is_cluster
 from queue_server.script_runner import ScriptRunner
 from simulations.bench import Benchmark

@@ -105,6 +105,8 @@
   };
 
   Q.wsBase = function (config) {
+    // Behind a proxy the server names the address (QMS_PUBLIC_WS_URL); else same host, WS port.
+    if (config.ws_url) return config.ws_url.replace(/\/$/, '') + (config.ws_path || '/ws');
     const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
     return scheme + '//' + location.hostname + ':' + config.ws_port + (config.ws_path || '/ws');
   };

@@ -113,7 +113,8 @@
       }
       host.append(card); // keeps the configured order
       const [name, number, meta] = card.children;
-      name.textContent = (config && (config.center.counters.find((x) => x.id === c.id) || {}).name) || tr('counter') + ' ' + c.id;
+      const configured = config && config.center.counters.find((x) => x.id === c.id);
+      name.textContent = configured && Q.lang === 'vi' ? configured.name : tr('counter') + ' ' + c.id;
       const current = c.current && c.current.number ? c.current : null;
       number.textContent = current ? current.number : '—';
       const keep = ['flash', 'speaking'].filter((k) => card.classList.contains(k));
@@ -135,13 +136,20 @@
         Q.el('span', { class: 'r-ctr' }, (r.type === 'recalled' ? '↻ ' : '') + tr('to', { c: r.counter })),
         r.priority ? Q.el('span', { class: 'badge prio' }, '★') : null,
         Q.el('span', { class: 'r-time' }, r.at ? Q.formatTime(r.at) : '')));
-    $('recent').replaceChildren(...items);
+    const list = $('recent');
+    list.replaceChildren(...items);
+    const box = list.parentElement; // show only whole lines: drop what does not fit
+    while (list.lastChild && box.scrollHeight > box.clientHeight + 1) list.lastChild.remove();
   }
 
   function renderWaits() {
+    // Services with people waiting first; the footer keeps two lines (css), so an idle
+    // service is the first to give way.
+    const served = new Set([...board.counters.values()].filter(counterShown).flatMap((c) => c.services));
     const rows = [...board.services.values()]
-      .filter((s) => !serviceFilter.length || serviceFilter.includes(s.id))
+      .filter((s) => (serviceFilter.length ? serviceFilter.includes(s.id) : !counterFilter.length || served.has(s.id)))
       .filter((s) => serviceFilter.length || s.waiting > 0 || s.active > 0)
+      .sort((a, b) => (b.waiting > 0) - (a.waiting > 0))
       .map((s) => Q.el('div', { class: 'wait' + (s.waiting ? '' : ' empty'), 'data-service': s.id },
         Q.el('span', { class: 'w-name' }, serviceName(s.id)),
         Q.el('span', { class: 'w-count' }, tr('people', { n: s.waiting })),
@@ -149,7 +157,9 @@
     $('waits').replaceChildren(...rows);
   }
 
-  function renderAll() { renderCounters(); renderRecent(); renderWaits(); }
+  // The history goes last: it keeps only the lines that fit beside the others.
+  function renderAll() { renderCounters(); renderWaits(); renderRecent(); }
+  addEventListener('resize', () => renderRecent());
 
   function shown(call) {
     const record = { number: call.number, counter: call.counter, recall: call.recall,
@@ -170,7 +180,8 @@
     if (!response.ok) throw new Error('audio HTTP ' + response.status);
     const bytes = await response.arrayBuffer();
     window.qmsAudio.push({ number: call.number, recall: call.recall, lang, url: info.audio_url,
-      text: info.text, started, jsonAt, firstByteAt, epochFirstByte: performance.timeOrigin + firstByteAt,
+      text: info.text, started, jsonAt, firstByteAt, epochJson: performance.timeOrigin + jsonAt,
+      epochFirstByte: performance.timeOrigin + firstByteAt,
       bytes: bytes.byteLength });
     if (window.qmsAudio.length > 500) window.qmsAudio.shift();
     return bytes;

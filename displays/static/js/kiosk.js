@@ -44,7 +44,7 @@
   let token = '';
   let priority = '';
   let backTimer = null;
-  let lastTicket = null;
+  let waits = null; // the last live waits read, so a redraw never waits for the network
 
   const name = (x) => (Q.lang === 'en' ? x.name_en : x.name);
 
@@ -63,7 +63,7 @@
     setTimeout(() => { $('toast').hidden = true; }, 6000);
   }
 
-  function renderHome(waits) {
+  function renderHome() {
     const fields = [];
     for (const s of config.services) {
       let group = fields.find((g) => g.field === s.field);
@@ -100,12 +100,11 @@
   }
 
   async function refresh() {
-    let waits = null;
+    renderHome(); // at once with what is known (a chosen priority shows immediately) …
     try {
       waits = (await Q.api('/api/v1/centers/' + encodeURIComponent(center))).services;
     } catch (error) { /* the buttons work without the counts */ }
-    if ($('home').hidden && $('priorities').hidden) return;
-    renderHome(waits);
+    if (!$('home').hidden) renderHome(); // … then with fresh waits
   }
 
   async function qrImage(link) {
@@ -135,7 +134,6 @@
 
   async function showTicket(issued, service) {
     const t = issued.ticket;
-    lastTicket = issued;
     window.qmsLastTicket = { number: t.number, id: t.id, url: issued.ticket_url };
     const prio = config.priorities.find((p) => p.id === t.priority);
     const facts = [];
