@@ -210,6 +210,8 @@ def test_a_resent_booking_makes_one_ticket(team: Team) -> None:
     assert team.waiting(CENTER, "certification") == before + 1
     other = team.book(key=key, service="land")
     assert_problem(other, 422, "idempotency-mismatch")
+    # A short key could be guessed, and a replay hands out the secret: refused.
+    assert_problem(team.book(key="abc123"), 422, "invalid-input")
 
 
 # ---------------------------------------------------------------------- errors

@@ -41,6 +41,9 @@ from tests.servers import scaled, start_standalone
 A, B = "07054", "07060"          # in-process scenario (the engine fixture flushes its Redis)
 LIVE = "07090"                   # live servers: a center no other test uses
 Series = dict[tuple[str, frozenset[tuple[str, str]]], float]
+# Upper bounds allow for the real seconds the steps take on a slow machine (the clock offsets
+# give the simulated ones).
+SLACK = scaled(5.0)
 
 CONTRACT = {
     "qms_tickets_issued_total": {"center", "service", "channel", "priority"},
@@ -184,12 +187,12 @@ async def test_collector_equals_the_engine_counts(engine: Engine) -> None:
     assert at_a(wait, service="certification", le="300.0") == 3
     assert at_a(wait, service="certification", le="+Inf") == 3
     assert at_a("qms_wait_seconds_count", service="certification") == 3
-    assert 90 + 290 + 290 <= at_a("qms_wait_seconds_sum", service="certification") < 672
+    assert 670 <= at_a("qms_wait_seconds_sum", service="certification") < 670 + SLACK
     assert at_a(wait, service="land", le="60.0") == 1
     assert at_a("qms_wait_seconds_count", service="land") == 1
     assert at_a("qms_service_seconds_bucket", service="certification", le="120.0") == 0
     assert at_a("qms_service_seconds_bucket", service="certification", le="300.0") == 1
-    assert 200 <= at_a("qms_service_seconds_sum", service="certification") < 201
+    assert 200 <= at_a("qms_service_seconds_sum", service="certification") < 200 + SLACK
     assert len(SERVICE_BUCKETS_S) + 1 == sum(
         1 for n, ls in series if n == "qms_service_seconds_bucket"
         and ("center", A) in ls and ("service", "land") in ls)
@@ -208,15 +211,18 @@ async def test_collector_equals_the_engine_counts(engine: Engine) -> None:
     assert at_a("qms_staff_service_seconds_count", staff="nv.binh") == 1
     # nv.binh: paused 600 s and still paused (in progress, up to the whole second).
     paused = at_a("qms_staff_paused_seconds_total", staff="nv.binh", reason="meeting")
-    assert 599 <= paused <= 601
+    assert 599 <= paused <= 600 + SLACK
     assert at_a("qms_staff_time_seconds_total", staff="nv.binh", activity="paused") == paused
     assert at_a("qms_counter_paused_seconds", counter="2") == paused
     assert at_a("qms_counter_paused_seconds", counter="1") == 0
     # nv.an: idle 90 s, serving the elderly citizen 200 s, then idle since the transfer
     # (600 s, in progress); nv.binh: idle 290 s before the call.
-    assert 200 <= at_a("qms_staff_time_seconds_total", staff="nv.an", activity="serving") < 201
-    assert 689 <= at_a("qms_staff_time_seconds_total", staff="nv.an", activity="idle") <= 691
-    assert 290 <= at_a("qms_staff_time_seconds_total", staff="nv.binh", activity="idle") < 291
+    assert 200 <= at_a("qms_staff_time_seconds_total", staff="nv.an",
+                      activity="serving") < 200 + SLACK
+    assert 689 <= at_a("qms_staff_time_seconds_total", staff="nv.an",
+                      activity="idle") <= 690 + SLACK
+    assert 290 <= at_a("qms_staff_time_seconds_total", staff="nv.binh",
+                      activity="idle") < 290 + SLACK
 
     # Gauges against the engine's own snapshot.
     snapshot = await engine.snapshot(A)
@@ -224,8 +230,8 @@ async def test_collector_equals_the_engine_counts(engine: Engine) -> None:
         assert at_a("qms_queue_length", service=row["id"]) == row["waiting"]
     assert at_a("qms_queue_length", service="certification") == 2     # cert[2], cert[3]
     assert at_a("qms_queue_length", service="land") == 1               # the first land one
-    assert 880 <= at_a("qms_queue_oldest_wait_seconds", service="land") <= 891
-    assert 880 <= at_a("qms_queue_oldest_wait_seconds", service="certification") <= 891
+    assert 889 <= at_a("qms_queue_oldest_wait_seconds", service="land") <= 890 + SLACK
+    assert 889 <= at_a("qms_queue_oldest_wait_seconds", service="certification") <= 890 + SLACK
     assert at_a("qms_queue_oldest_wait_seconds", service="business") == 0
     assert at_a("qms_counters", state="open") == 1
     assert at_a("qms_counters", state="paused") == 1
@@ -291,7 +297,7 @@ async def test_staff_time_never_goes_back(engine: Engine) -> None:
                          ("qms_staff_time_seconds_total", {"activity": "paused"})):
         before_v = value(during, name, center=A, staff="nv.cuong", **labels)
         after_v = value(after, name, center=A, staff="nv.cuong", **labels)
-        assert 119 <= before_v <= after_v <= 121, (name, before_v, after_v)
+        assert 119 <= before_v <= after_v <= 120 + SLACK, (name, before_v, after_v)
     assert value(after, "qms_counter_paused_seconds", center=A, counter="3") == 0
     assert value(after, "qms_counters", center=A, state="open") == 1
 
@@ -379,7 +385,7 @@ def test_two_replicas_answer_the_same_bytes(live_redis_url: str, tmp_path: Path)
     second = LiveServer(live_redis_url, tmp_path / "r2").start()
     try:
         _drive_live(first, Bootstrap(live_redis_url), LIVE)
-        time.sleep(1.2)   # the paused counter and the waiting tickets now have whole seconds
+        time.sleep(2.1)   # the paused counter and the waiting tickets now have whole seconds
         for _attempt in range(20):
             before = redis_second(live_redis_url)
             a = httpx.get(first.base_url + "/metrics", timeout=10)

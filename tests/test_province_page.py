@@ -114,6 +114,8 @@ def test_live_board(page: Any, live_server: LiveServer, province_user: str,
     center = off_loop(Center.ready, live_server, CALLS)
     for service in ("certification", "results", "certification"):
         center.issue(service)
+    errors: list[Any] = []
+    page.on("pageerror", lambda error: errors.append(error))
     log_in(page, live_server, province_user)
 
     # Vietnamese first, English second, with their diacritics.
@@ -194,6 +196,7 @@ def test_live_board(page: Any, live_server: LiveServer, province_user: str,
     page.wait_for_function(
         f"document.querySelector('tr[data-center=\"{CALLS}\"] td[data-key=\"served_today\"]')"
         ".dataset.value >= 1", timeout=ms(5))
+    assert not errors, errors
 
 
 def test_reconnects_after_the_socket_drops(page: Any, live_server: LiveServer,

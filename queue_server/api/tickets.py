@@ -34,6 +34,7 @@ from queue_server.rules.numbering import center_of_ticket
 
 router = APIRouter(prefix="/api/v1", tags=["tickets"])
 MAX_BOOKING_DAYS = 30
+MIN_ANONYMOUS_KEY = 16
 STAFF_ROLES = (Role.STAFF, Role.SUPERVISOR)
 
 
@@ -86,6 +87,11 @@ async def book(body: BookingIn, request: Request, services: ServicesDep,
         citizen = services.signer.secret_hash(body.citizen_id, "citizen")
         await services.rate_limit("citizen", citizen, settings.booking_limit_per_citizen_day,
                                   86400, now_s)
+    if idempotency is not None and len(idempotency) < MIN_ANONYMOUS_KEY:
+        # Anonymous keys are not scoped by a login, and a replay returns the ticket's secret:
+        # the key itself must be unguessable (a UUID is 36 characters).
+        raise InvalidInput(f"Idempotency-Key for a booking: at least {MIN_ANONYMOUS_KEY} "
+                           "random characters (a UUID)", field="Idempotency-Key")
     scoped = scoped_key(idempotency, None, "book")
     token = _new_token(services, scoped)
     state = await services.engine.issue_with_estimate(
