@@ -1,32 +1,20 @@
 """The ``/metrics`` collector: every metric of docs/metrics.md, read from Redis (DESIGN.md §7).
 
-The engine's scripts keep counters and histogram buckets in each center's ``metrics`` hash (the
-layout is in :mod:`queue_server.metric_layout`). A scrape reads all centers at once: one
-``snapshot(metrics=True)`` per center, started together so the engine's ``ScriptRunner`` sends
-them as one pipeline (a handful of round trips for 54 centers, not one per series). The live
-gauges come from the same snapshots, so each center is read once, consistently.
+The scripts keep counters and histogram buckets in each center's ``metrics`` hash (layout:
+:mod:`queue_server.metric_layout`). A scrape starts one ``snapshot(metrics=True)`` per center
+at once, so the ``ScriptRunner`` batches them into pipelines (a handful of round trips, not one
+per center or series); the live gauges come from the same snapshots. The async read
+(:func:`read_snapshots`, the only part that can hang) is apart from the pure build
+(:func:`build_families`); :func:`read_families` does both. :func:`render` writes the text
+format byte for byte as prometheus_client's ``generate_latest`` does for :func:`to_metrics` of
+the same families (a test holds it to that), at a fraction of its cost: a busy day is some
+30,000 series.
 
-Reading is async and prometheus_client collectors are sync, so the work is split:
-
-- :func:`read_snapshots` (async): the Redis read, the only part that can hang;
-- :func:`build_families` (pure): snapshots to :class:`Family` / :class:`HistogramFamily`;
-- :func:`render`: the text exposition format, byte for byte what prometheus_client's
-  ``generate_latest`` writes for :func:`to_metrics` of the same families (a test holds it to
-  that) at a fraction of its cost: a busy day is some 30,000 series, and the library's
-  per-sample objects and label sorting alone would take most of the scrape budget.
-
-:func:`read_families` is the first two together; :class:`FamiliesCollector` hands families to a
-prometheus_client registry.
-
-Two choices keep every replica's answer identical and every counter monotonic:
-
-- Time-dependent values (the oldest wait, how long a counter is paused, the activity in progress
-  added to staff time) are computed at the center's Redis clock (the snapshot's ``now``, the
-  clock the scripts use) rounded down to the whole second. Two replicas scraping within the same
-  Redis second write the same bytes.
-- Series whose labels all come from the configuration (center × service, rating levels, counter
-  states, each staff member's activities) are exported at 0 until their first event, so
-  ``increase()`` counts that first event too.
+Every replica writes the same bytes and every counter only grows: time-dependent values (oldest
+wait, paused for, the activity in progress added to staff time) use the center's Redis clock
+(the snapshot's ``now``, as the scripts do) rounded down to the second. Series whose labels
+the configuration knows (center × service, levels, states, a staff member's activities) are
+exported at 0 before their first event, so ``increase()`` counts that event too.
 """
 
 from __future__ import annotations
@@ -55,6 +43,11 @@ COUNTER_STATES = ("open", "paused", "closed")
 ACTIVITIES = ("serving", "idle", "paused")
 
 Labels = tuple[str, ...]
+
+
+def go_float(value: float) -> str:
+    """A number as Prometheus (Go) writes it, by prometheus_client's own helper."""
+    return str(floatToGoString(value))  # type: ignore[no-untyped-call]
 
 
 @dataclass
@@ -90,7 +83,7 @@ class HistogramFamily:
     @property
     def les(self) -> Labels:
         """``le`` values as prometheus_client writes them (``60.0`` … ``+Inf``)."""
-        return (*(floatToGoString(bound) for bound in self.bounds), "+Inf")
+        return (*(go_float(bound) for bound in self.bounds), "+Inf")
 
     def to_metric(self) -> Metric:
         metric = HistogramMetricFamily(self.name, self.help, labels=list(self.labels))
@@ -106,70 +99,63 @@ class HistogramFamily:
 AnyFamily = Family | HistogramFamily
 
 
-def _counter(name: str, text: str, *labels: str, per_ms: bool = False) -> Family:
-    return Family(name, "counter", text, ("center", *labels), per_ms=per_ms)
+# The contract of docs/metrics.md, in its order: the hash prefix (for a gauge, its name), the
+# kind (counter, counter kept in ms, histogram, gauge), the name, the labels after ``center``.
+CONTRACT: tuple[tuple[str, str, str, Labels, str], ...] = (
+    (layout.ISSUED, "counter", "qms_tickets_issued", ("service", "channel", "priority"),
+     "Tickets issued."),
+    (layout.CALLS, "counter", "qms_calls", ("service",), "First calls of a ticket to a counter."),
+    (layout.RECALLS, "counter", "qms_recalls", ("service",), "Recalls (the ticket called again)."),
+    (layout.SERVED, "counter", "qms_served", ("service",), "Tickets completed (done)."),
+    (layout.NO_SHOWS, "counter", "qms_no_shows", ("service",), "Tickets marked no-show."),
+    (layout.TRANSFERS, "counter", "qms_transfers", ("service",),
+     "Tickets transferred out of this service."),
+    (layout.CANCELLATIONS, "counter", "qms_cancellations", ("service",), "Tickets cancelled."),
+    (layout.RATINGS, "counter", "qms_ratings", ("service", "level"),
+     "Satisfaction ratings given."),
+    (layout.WAIT, "histogram", "qms_wait_seconds", ("service",),
+     "Arrival (check-in, or transfer) to the call, in seconds."),
+    (layout.SERVICE_TIME, "histogram", "qms_service_seconds", ("service",),
+     "Start of service to completion, in seconds."),
+    (layout.STAFF_SERVED, "counter", "qms_staff_served", ("staff",),
+     "Tickets this person completed."),
+    (layout.STAFF_SERVICE_TIME, "histogram", "qms_staff_service_seconds", ("staff",),
+     "This person's service times, in seconds."),
+    (layout.STAFF_RECALLS, "counter", "qms_staff_recalls", ("staff",), "Recalls made."),
+    (layout.STAFF_NO_SHOWS, "counter", "qms_staff_no_shows", ("staff",), "No-shows marked."),
+    (layout.STAFF_TIME, "counter_ms", "qms_staff_time_seconds", ("staff", "activity"),
+     "Time at an open counter by activity (serving, idle, paused), in seconds; includes the "
+     "activity in progress."),
+    (layout.STAFF_PAUSED, "counter_ms", "qms_staff_paused_seconds", ("staff", "reason"),
+     "Paused time by reason, in seconds; includes a pause in progress."),
+    (layout.STAFF_RATINGS, "counter", "qms_staff_ratings", ("staff", "level"),
+     "Ratings of tickets this person completed."),
+    ("qms_queue_length", "gauge", "qms_queue_length", ("service",), "Tickets waiting now."),
+    ("qms_queue_oldest_wait_seconds", "gauge", "qms_queue_oldest_wait_seconds", ("service",),
+     "Wait of the oldest waiting ticket now, in seconds (0 when none)."),
+    ("qms_counters", "gauge", "qms_counters", ("state",),
+     "Counters by state (open, paused, closed)."),
+    ("qms_counter_paused_seconds", "gauge", "qms_counter_paused_seconds", ("counter",),
+     "How long this counter has been paused, in seconds (0 unless paused)."),
+    ("qms_center_wait_target_seconds", "gauge", "qms_center_wait_target_seconds", (),
+     "The center's wait target, in seconds."),
+)
+BOUNDS = {layout.WAIT: layout.WAIT_BUCKETS_S, layout.SERVICE_TIME: layout.SERVICE_BUCKETS_S,
+          layout.STAFF_SERVICE_TIME: layout.SERVICE_BUCKETS_S}
 
 
 def new_families() -> dict[str, AnyFamily]:
-    """Empty families of the contract, keyed by hash prefix (or name for gauges), in the
-    order of docs/metrics.md."""
-    service_buckets, wait_buckets = layout.SERVICE_BUCKETS_S, layout.WAIT_BUCKETS_S
-    families: list[tuple[str, AnyFamily]] = [
-        (layout.ISSUED, _counter("qms_tickets_issued", "Tickets issued.",
-                                 "service", "channel", "priority")),
-        (layout.CALLS, _counter("qms_calls",
-                                "First calls of a ticket to a counter.", "service")),
-        (layout.RECALLS, _counter("qms_recalls",
-                                  "Recalls (the ticket called again).", "service")),
-        (layout.SERVED, _counter("qms_served", "Tickets completed (done).",
-                                 "service")),
-        (layout.NO_SHOWS, _counter("qms_no_shows", "Tickets marked no-show.",
-                                   "service")),
-        (layout.TRANSFERS, _counter("qms_transfers",
-                                    "Tickets transferred out of this service.", "service")),
-        (layout.CANCELLATIONS, _counter("qms_cancellations",
-                                        "Tickets cancelled.", "service")),
-        (layout.RATINGS, _counter("qms_ratings", "Satisfaction ratings given.",
-                                  "service", "level")),
-        (layout.WAIT, HistogramFamily(
-            "qms_wait_seconds", "Arrival (check-in, or transfer) to the call, in seconds.",
-            ("center", "service"), wait_buckets)),
-        (layout.SERVICE_TIME, HistogramFamily(
-            "qms_service_seconds", "Start of service to completion, in seconds.",
-            ("center", "service"), service_buckets)),
-        (layout.STAFF_SERVED, _counter("qms_staff_served",
-                                       "Tickets this person completed.", "staff")),
-        (layout.STAFF_SERVICE_TIME, HistogramFamily(
-            "qms_staff_service_seconds", "This person's service times, in seconds.",
-            ("center", "staff"), service_buckets)),
-        (layout.STAFF_RECALLS, _counter("qms_staff_recalls",
-                                        "Recalls made.", "staff")),
-        (layout.STAFF_NO_SHOWS, _counter("qms_staff_no_shows",
-                                         "No-shows marked.", "staff")),
-        (layout.STAFF_TIME, _counter("qms_staff_time_seconds",
-            "Time at an open counter by activity (serving, idle, paused), in seconds; "
-            "includes the activity in progress.", "staff", "activity", per_ms=True)),
-        (layout.STAFF_PAUSED, _counter("qms_staff_paused_seconds",
-            "Paused time by reason, in seconds; includes a pause in progress.",
-            "staff", "reason", per_ms=True)),
-        (layout.STAFF_RATINGS, _counter("qms_staff_ratings",
-                                        "Ratings of tickets this person completed.",
-                                        "staff", "level")),
-    ]
-    gauges = (
-        ("qms_queue_length", "Tickets waiting now.", ("service",)),
-        ("qms_queue_oldest_wait_seconds",
-         "Wait of the oldest waiting ticket now, in seconds (0 when none).", ("service",)),
-        ("qms_counters", "Counters by state (open, paused, closed).", ("state",)),
-        ("qms_counter_paused_seconds",
-         "How long this counter has been paused, in seconds (0 unless paused).", ("counter",)),
-        ("qms_center_wait_target_seconds", "The center's wait target, in seconds.", ()),
-    )
-    for name, text, labels in gauges:
-        families.append((name, Family(name, "gauge", text, ("center", *labels))))
-    families.append(("qms_up", Family("qms_up", "gauge", "1 when the collector read Redis.",
-                                      (), [((), 1.0)])))
-    return dict(families)
+    """Empty families of the contract keyed by hash prefix (a gauge by its name), in order."""
+    families: dict[str, AnyFamily] = {}
+    for key, kind, name, labels, text in CONTRACT:
+        if kind == "histogram":
+            families[key] = HistogramFamily(name, text, ("center", *labels), BOUNDS[key])
+        else:
+            families[key] = Family(name, kind.removesuffix("_ms"), text, ("center", *labels),
+                                   per_ms=kind.endswith("_ms"))
+    families["qms_up"] = Family("qms_up", "gauge", "1 when the collector read Redis.", (),
+                                [((), 1.0)])
+    return families
 
 
 @dataclass
@@ -280,16 +266,20 @@ def _add_center(families: dict[str, AnyFamily], cid: str, parsed: CenterMetrics,
         family = families[prefix]
         assert isinstance(family, Family)
         scale = 1000 if family.per_ms else 1
-        family.rows.extend(((cid, *labels), value / scale) for labels, value in sorted(rows.items()))
+        family.rows.extend(((cid, *labels), value / scale)
+                           for labels, value in sorted(rows.items()))
     for prefix, histogram_rows in parsed.histograms.items():
         histogram = families[prefix]
         assert isinstance(histogram, HistogramFamily)
         histogram.rows.extend(((cid, label), row[:-1], row[-1])
                               for label, row in sorted(histogram_rows.items()))
     clock = scrape_clock(snapshot)
-    gauge = {name: families[name].rows for name in (
-        "qms_queue_length", "qms_queue_oldest_wait_seconds", "qms_counters",
-        "qms_counter_paused_seconds", "qms_center_wait_target_seconds")}
+    gauge: dict[str, list[tuple[Labels, float]]] = {}
+    for name in ("qms_queue_length", "qms_queue_oldest_wait_seconds", "qms_counters",
+                 "qms_counter_paused_seconds", "qms_center_wait_target_seconds"):
+        family = families[name]
+        assert isinstance(family, Family)
+        gauge[name] = family.rows
     for service in snapshot["services"]:
         key = (cid, str(service["id"]))
         gauge["qms_queue_length"].append(
@@ -367,7 +357,7 @@ class _Writer:
     def number(self, value: float) -> str:
         text = self.numbers.get(value)
         if text is None:
-            text = self.numbers[value] = floatToGoString(value)
+            text = self.numbers[value] = go_float(value)
         return text
 
     def label_text(self, names: Sequence[str], values: Sequence[str]) -> str:

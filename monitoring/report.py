@@ -24,10 +24,12 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from queue_server import keys
+from queue_server.embedded import running_server_url
 from queue_server.errors import QmsError
 from queue_server.province import Province, load_province
 from queue_server.redis_client import RedisClient, connect
 from queue_server.rules.clock import TIMEZONE
+from queue_server.settings import Settings
 
 STAFF_PREFIX = "st:"
 CSV_COLUMNS = ("staff", "name", "served", "mean_wait_s", "mean_service_s", "no_shows",
@@ -250,7 +252,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "standard output instead of the table")
     parser.add_argument("--redis-url", metavar="URL",
                         help="the Redis the queue server uses (redis://, redis+sentinel://, "
-                        "redis+cluster://); default: $QMS_REDIS_URL")
+                        "redis+cluster://); default: $QMS_REDIS_URL, else the embedded "
+                        "server running under $QMS_DATA_DIR")
     parser.add_argument("--province-file", type=Path, metavar="FILE",
                         help="province configuration; default: $QMS_PROVINCE_FILE or the "
                         "bundled Quang Ninh file")
@@ -271,10 +274,13 @@ def run(args: argparse.Namespace) -> int:
                           f"{len(province.centers)} centers, e.g. "
                           f"{', '.join(c.id for c in province.centers[:3])} "
                           "(python -m queue_server summary lists them).") from None
-    url = args.redis_url or os.environ.get("QMS_REDIS_URL")
+    # Else the embedded server that `python -m queue_server run` keeps under QMS_DATA_DIR.
+    url = (args.redis_url or os.environ.get("QMS_REDIS_URL")
+           or running_server_url(Settings.from_env().data_dir / "redis"))
     if not url:
         raise ReportError("No Redis to read: pass --redis-url URL or set QMS_REDIS_URL to the "
-                          "Redis the queue server uses.")
+                          "Redis the queue server uses (or run it from the folder where "
+                          "`python -m queue_server run` keeps its data).")
     day = args.day or dt.datetime.now(TIMEZONE).date()
     try:
         rows = asyncio.run(collect(url, center.id, day))

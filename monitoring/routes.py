@@ -41,7 +41,9 @@ async def metrics(
 ) -> Response:
     province = services.province
     try:
-        centers = [province.center(code) for code in center] if center else province.centers
+        # dict.fromkeys: a code given twice must not export its series twice
+        centers = ([province.center(code) for code in dict.fromkeys(center)] if center
+                   else province.centers)
     except UnknownCenter as error:
         return problem(404, "unknown-center", str(error))
     try:

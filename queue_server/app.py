@@ -22,7 +22,7 @@ from queue_server.accounts import AccountStore
 from queue_server.api import admin, counters, health, problems, public, tickets
 from queue_server.api.deps import Services
 from queue_server.auth import TokenSigner
-from queue_server.embedded import EmbeddedRedis
+from queue_server.embedded import start_or_reuse
 from queue_server.engine import Engine
 from queue_server.errors import Unavailable
 from queue_server.live.hub import Hub
@@ -53,9 +53,9 @@ async def build_services(settings: Settings, stack: AsyncExitStack) -> Services:
     settings = settings.with_secret()
     url = settings.redis_url
     if url is None:
-        embedded = EmbeddedRedis(settings.data_dir / "redis").start()
-        stack.callback(embedded.stop)
-        url = embedded.url
+        url, embedded = start_or_reuse(settings.data_dir / "redis")
+        if embedded is not None:
+            stack.callback(embedded.stop)
     client: RedisClient = connect(url)
     stack.push_async_callback(close, client)
     runner = ScriptRunner(client, batch=settings.script_batching)

@@ -6,7 +6,7 @@ from contextlib import AsyncExitStack
 
 from queue_server.accounts import AccountStore
 from queue_server.auth import Role
-from queue_server.embedded import EmbeddedRedis
+from queue_server.embedded import start_or_reuse
 from queue_server.errors import QmsError
 from queue_server.province import load_province
 from queue_server.redis_client import close, connect
@@ -17,10 +17,11 @@ from queue_server.settings import Settings
 async def _store(settings: Settings, stack: AsyncExitStack) -> AccountStore:
     url = settings.redis_url
     if url is None:
-        # The same data folder as `run`, so the account is there when the server starts.
-        embedded = EmbeddedRedis(settings.data_dir / "redis").start()
-        stack.callback(embedded.stop)
-        url = embedded.url
+        # The same data folder as `run` (its server if it is running), so the account is
+        # there when the server starts.
+        url, embedded = start_or_reuse(settings.data_dir / "redis")
+        if embedded is not None:
+            stack.callback(embedded.stop)
     client = connect(url)
     stack.push_async_callback(close, client)
     runner = ScriptRunner(client, batch=False)

@@ -41,6 +41,21 @@ _PATH_NAMES = ("redis-server", "valkey-server")
 _POLL_INTERVAL = 0.02
 
 
+URL_FILE = "url"
+
+
+def running_server_url(data_dir: Path) -> str | None:
+    """The URL of an embedded server already running on ``data_dir``, if one answers."""
+    try:
+        url = (data_dir / URL_FILE).read_text(encoding="ascii").strip()
+        port = int(url.rsplit(":", 1)[1].split("/", 1)[0])
+        if send_command(port, "PING", timeout=1.0).startswith(b"+PONG"):
+            return url
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
 class EmbeddedServerError(RuntimeError):
     """The embedded Redis-compatible server could not be found, started or stopped."""
 
@@ -209,6 +224,9 @@ class EmbeddedRedis:
             try:
                 self._launch()
                 self._wait_ready(timeout)
+                # Other commands on this data folder (create-account, the report) find the
+                # running server here instead of starting a second one on the same files.
+                (self.data_dir / URL_FILE).write_text(self.url, encoding="ascii")
                 return self
             except EmbeddedServerError as exc:
                 self.kill()
@@ -269,6 +287,8 @@ class EmbeddedRedis:
         process = self._process
         if process is None:
             return
+        with contextlib.suppress(OSError):
+            (self.data_dir / URL_FILE).unlink()
         if process.poll() is None:
             with contextlib.suppress(OSError):
                 # Success closes the connection without a reply; an error reply (a sentinel
@@ -314,3 +334,13 @@ def _wait(process: subprocess.Popen[bytes], timeout: float) -> bool:
     except subprocess.TimeoutExpired:
         return False
     return True
+
+
+def start_or_reuse(data_dir: Path) -> tuple[str, EmbeddedRedis | None]:
+    """The embedded server on ``data_dir``: the one already running there (started by
+    ``run``), else a new one, which the caller stops. Never two on the same files."""
+    running = running_server_url(data_dir)
+    if running is not None:
+        return running, None
+    server = EmbeddedRedis(data_dir).start()
+    return server.url, server

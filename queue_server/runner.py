@@ -10,7 +10,7 @@ from contextlib import AsyncExitStack
 
 import uvicorn
 
-from queue_server.embedded import EmbeddedRedis
+from queue_server.embedded import start_or_reuse
 from queue_server.province import load_province
 from queue_server.settings import Settings
 
@@ -61,9 +61,9 @@ def run(settings: Settings, *, workers: int = 1, bootstrap: bool = False) -> int
     embedded = None
     if settings.redis_url is None:
         # Started here, not in each worker, so every worker shares one store.
-        embedded = EmbeddedRedis(settings.data_dir / "redis").start()
-        settings = dataclasses.replace(settings, redis_url=embedded.url)
-        print(f"Redis (embedded, AOF under {settings.data_dir / 'redis'}): {embedded.url}")
+        url, embedded = start_or_reuse(settings.data_dir / "redis")
+        settings = dataclasses.replace(settings, redis_url=url)
+        print(f"Redis (embedded, AOF under {settings.data_dir / 'redis'}): {url}")
     try:
         settings = settings.with_secret()
         print_summary(settings)

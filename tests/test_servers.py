@@ -218,3 +218,20 @@ def test_sentinel_resolves_master_and_fails_over(tmp_path: Path) -> None:
         finally:
             for node in sentinel.sentinels:
                 node.close()
+
+
+def test_commands_reuse_the_running_embedded_server(tmp_path: Path) -> None:
+    """A second command on the same data folder talks to the running server; never two
+    servers on the same append-only file."""
+    from queue_server.embedded import running_server_url, start_or_reuse
+
+    assert running_server_url(tmp_path) is None
+    url, first = start_or_reuse(tmp_path)
+    assert first is not None
+    try:
+        again, second = start_or_reuse(tmp_path)
+        assert (again, second) == (url, None)
+        assert running_server_url(tmp_path) == url
+    finally:
+        first.stop()
+    assert running_server_url(tmp_path) is None

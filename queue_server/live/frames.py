@@ -15,6 +15,7 @@ embeds the stream's bytes as they are (no decode, no re-encode).
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from typing import Any
 
 import msgpack
@@ -63,6 +64,7 @@ def encode(frame: dict[str, Any], fmt: str) -> bytes | str:
     return json.dumps(frame, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
+@lru_cache(maxsize=4096)  # the fan-out compares the same few ids once per socket
 def id_tuple(stream_id: str) -> tuple[int, int]:
     """Stream ids compare as (milliseconds, sequence)."""
     ms, _, seq = stream_id.partition("-")

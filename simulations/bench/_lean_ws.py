@@ -54,6 +54,9 @@ class Tally:
         self.times: dict[bytes, list[int]] = {}
         self.other = 0  # snapshots, heartbeats, text frames
         self.pings = 0
+        # Per whole second (epoch): frames that are not events, and pings; to tell whether a
+        # slow call met the server's heartbeat or keepalive rounds.
+        self.by_second: Counter[str] = Counter()
         self.closes = 0
         self.lost = 0   # sockets whose connection ended before the report
 
@@ -135,10 +138,12 @@ class LeanSocket(asyncio.Protocol):
                 times.append(now)
         elif opcode in (OP_BINARY, OP_TEXT):
             self.tally.other += 1
+            self.tally.by_second[f"other {now // 1_000_000_000}"] += 1
             if not self.first.done():
                 self.first.set_result(None)
         elif opcode == OP_PING:
             self.tally.pings += 1
+            self.tally.by_second[f"ping {now // 1_000_000_000}"] += 1
             if self.transport is not None:
                 self.transport.write(masked_frame(0xA, data[start:end]))
         elif opcode == OP_CLOSE:
@@ -201,6 +206,7 @@ async def serve(spec: dict[str, Any]) -> None:
     print(json.dumps({
         "received": {k.decode(): v for k, v in tally.times.items()},
         "other_frames": tally.other, "pings": tally.pings, "closes": tally.closes,
+        "by_second": dict(tally.by_second),
         "lost": tally.lost, "sockets": len(sockets),
     }), flush=True)
     for socket in sockets:
@@ -296,11 +302,14 @@ class LeanClients:
                                        timeout)
         merged: dict[str, Any] = {"received": {}, "other_frames": 0, "pings": 0, "closes": 0,
                                   "lost": 0, "sockets": 0}
+        by_second: Counter[str] = Counter()
         for part in parts:
             for key, times in part.pop("received").items():
                 merged["received"].setdefault(key, []).extend(times)
+            by_second.update(part.pop("by_second"))
             for key, value in part.items():
                 merged[key] += value
+        merged["by_second"] = dict(by_second)
         return merged
 
     async def kill(self) -> None:

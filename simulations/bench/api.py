@@ -195,8 +195,20 @@ class Api:
             if times:
                 latencies.extend((t - sent) / 1e6 for t in times)
                 last.append((max(times) - sent) / 1e6)
+        start = min(sends.values(), default=0)
+        worst = sorted(((round((max(received[k]) - sent) / 1e6, 1), round((sent - start) / 1e9, 2))
+                        for k, sent in sends.items() if received.get(k)), reverse=True)[:5]
+        background: dict[str, dict[int, int]] = {"other": {}, "ping": {}}
+        for key, count in report["by_second"].items():
+            kind, second = key.split()
+            offset = int(second) - start // 1_000_000_000
+            if offset >= -1:
+                background[kind][offset] = count
         return {"calls": len(sends), "frames_expected": expected, "frames_received": got,
                 "latency_ms": quantiles(latencies), "last_socket_ms": quantiles(last),
+                "slowest_calls": [{"last_socket_ms": ms, "at_s": at} for ms, at in worst],
+                "background_frames_by_second": {k: dict(sorted(v.items()))
+                                                for k, v in background.items()},
                 "empty_calls": sum("|empty-" in k for k in sends),
                 "other_frames": report["other_frames"], "pings": report["pings"],
                 "sockets_lost": report["lost"]}
