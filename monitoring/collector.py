@@ -137,6 +137,8 @@ CONTRACT: tuple[tuple[str, str, str, Labels, str], ...] = (
      "Counters by state (open, paused, closed)."),
     ("qms_counter_paused_seconds", "gauge", "qms_counter_paused_seconds", ("counter",),
      "How long this counter has been paused, in seconds (0 unless paused)."),
+    ("qms_counter_queue_length", "gauge", "qms_counter_queue_length", ("counter",),
+     "Tickets waiting for this one counter (transferred to it), not in qms_queue_length."),
     ("qms_center_wait_target_seconds", "gauge", "qms_center_wait_target_seconds", (),
      "The center's wait target, in seconds."),
 )
@@ -276,7 +278,8 @@ def _add_center(families: dict[str, AnyFamily], cid: str, parsed: CenterMetrics,
     clock = scrape_clock(snapshot)
     gauge: dict[str, list[tuple[Labels, float]]] = {}
     for name in ("qms_queue_length", "qms_queue_oldest_wait_seconds", "qms_counters",
-                 "qms_counter_paused_seconds", "qms_center_wait_target_seconds"):
+                 "qms_counter_paused_seconds", "qms_counter_queue_length",
+                 "qms_center_wait_target_seconds"):
         family = families[name]
         assert isinstance(family, Family)
         gauge[name] = family.rows
@@ -294,6 +297,8 @@ def _add_center(families: dict[str, AnyFamily], cid: str, parsed: CenterMetrics,
         gauge["qms_counter_paused_seconds"].append(
             ((cid, str(counter["id"])), max(0, clock - int(counter["since"])) / 1000
              if paused else 0.0))
+        gauge["qms_counter_queue_length"].append(
+            ((cid, str(counter["id"])), float(counter.get("queued", 0))))
     gauge["qms_counters"].extend(((cid, state), float(n)) for state, n in states.items())
     gauge["qms_center_wait_target_seconds"].append(((cid,), float(snapshot["target_s"])))
 

@@ -73,6 +73,7 @@ CONTRACT = {
     "qms_queue_oldest_wait_seconds": {"center", "service"},
     "qms_counters": {"center", "state"},
     "qms_counter_paused_seconds": {"center", "counter"},
+    "qms_counter_queue_length": {"center", "counter"},
     "qms_center_wait_target_seconds": {"center"},
     "qms_up": set(),
 }
@@ -147,6 +148,15 @@ async def drive_scenario(engine: Engine) -> dict[str, Any]:
     await engine.issue(B, "results", channel="online")
     await engine.issue(B, "results")
     return {"cert": cert, "elder": elder}
+
+
+async def test_tickets_sent_to_one_counter_have_their_own_gauge(engine: Engine) -> None:
+    ticket = await engine.issue(B, "land")
+    await engine.transfer(ticket.id, to_counter="2")  # waits for counter 2 of B alone
+    series = await scrape(engine)
+    assert value(series, "qms_counter_queue_length", center=B, counter="2") == 1
+    assert value(series, "qms_counter_queue_length", center=B, counter="1") == 0
+    assert value(series, "qms_queue_length", center=B, service="land") == 0
 
 
 async def test_collector_equals_the_engine_counts(engine: Engine) -> None:
