@@ -171,6 +171,21 @@ def _counters() -> list[Panel]:
             thresholds=(("green", None), ("orange", 900.0), ("red", 1800.0)),
         ),
         Panel(
+            "bargauge",
+            "Chờ riêng một quầy / Waiting for one counter",
+            (
+                Query(
+                    f"{gauge('qms_counter_queue_length', 'center, counter', CENTER)} > 0",
+                    "{{counter}}",
+                    instant=True,
+                ),
+            ),
+            description="Số được chuyển đến một quầy cụ thể (không tính trong hàng đợi dịch vụ)."
+                        " / Tickets transferred to one counter (not in the service queues).",
+            width=24,
+            height=6,
+        ),
+        Panel(
             "timeseries",
             "Lượt vé mỗi giờ / Ticket events per hour",
             (

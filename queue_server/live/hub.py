@@ -22,6 +22,7 @@ from queue_server.live.frames import StreamEvent, id_tuple
 from queue_server.redis_client import RedisClient, is_cluster
 
 log = logging.getLogger("qms.hub")
+HEARTBEAT_CHUNK = 500  # heartbeats written per turn of the event loop
 
 
 class Subscriber(Protocol):
@@ -153,6 +154,12 @@ class Hub:
         while True:
             await asyncio.sleep(self.heartbeat_s)
             now_ms = int(time.time() * 1000)
+            beats = 0
             for subscribers in list(self._subscribers.values()):
                 for subscriber in tuple(subscribers):
                     subscriber.heartbeat(now_ms)
+                    beats += 1
+                    if beats % HEARTBEAT_CHUNK == 0:
+                        # A round over 10,000 sockets takes a few hundred ms: let the reader
+                        # deliver calls in between rather than after it.
+                        await asyncio.sleep(0)

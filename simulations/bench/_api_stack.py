@@ -57,6 +57,31 @@ def memory_kib(pid: int) -> dict[str, int]:
     return found
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (0 once it has gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuWatch:
+    """How busy some processes were over a span, in cores (1.0 = one core all the time)."""
+
+    def __init__(self, pids: dict[str, int]) -> None:
+        self.pids = pids
+        self.start = time.monotonic()
+        self.before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+
+    def seconds(self) -> dict[str, float]:
+        return {name: cpu_seconds(pid) - self.before[name] for name, pid in self.pids.items()}
+
+    def busy(self) -> dict[str, float]:
+        elapsed = max(time.monotonic() - self.start, 1e-9)
+        return {name: round(used / elapsed, 2) for name, used in self.seconds().items()}
+
+
 @dataclass
 class ApiServer:
     """The queue server in a child process, as ``queue_server`` runs in production."""

@@ -47,6 +47,7 @@ from simulations.bench import Benchmark
 from simulations.bench._api_stack import (
     HOST,
     ApiServer,
+    CpuWatch,
     Stack,
     Station,
     largest_center,
@@ -77,11 +78,6 @@ def quantiles(values: Sequence[float]) -> dict[str, float]:
             "mean": round(statistics.fmean(ordered), 2)}
 
 
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 class Api:
     def __init__(self, args: argparse.Namespace, server: ApiServer, stack: Stack,
                  redis_pid: int | None) -> None:
@@ -91,6 +87,14 @@ class Api:
         self.redis_pid = redis_pid
         self.http = HttpClient(HOST, server.port)
         self.rng = random.Random(args.seed)
+
+    def watched(self, clients: LeanClients | None = None) -> dict[str, int]:
+        pids = {"server": self.server.pid}
+        if self.redis_pid:
+            pids["redis"] = self.redis_pid
+        for k, pid in enumerate(clients.pids if clients else []):
+            pids[f"client{k + 1}"] = pid
+        return pids
 
     # ------------------------------------------------------------------ HTTP: issue vs hello
 
@@ -112,16 +116,15 @@ class Api:
         base = f"http://{HOST}:{self.server.port}"
         url, script = ((base + "/health/live", None) if kind == "hello"
                        else (base + "/api/v1/centers", rotating_script(self.issue_specs())))
-        pids = {"server": self.server.pid, **({"redis": self.redis_pid} if self.redis_pid
-                                               else {})}
-        before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+        watch = CpuWatch(self.watched())
         children = os.times()
         result = run_wrk(url, seconds, self.args.connections, script)
         after = os.times()
-        busy = {name: (cpu_seconds(pid) - before[name]) / result.seconds
-                for name, pid in pids.items()}
-        busy["wrk"] = (after.children_user + after.children_system - children.children_user
-                       - children.children_system) / result.seconds
+        used = watch.seconds()
+        used["wrk"] = (after.children_user + after.children_system - children.children_user
+                       - children.children_system)
+        busy = {name: value / result.seconds for name, value in used.items()}
+        busy["server_us_per_request"] = used["server"] * 1e6 / max(result.requests, 1)
         return {**result.as_dict(), "cpu_busy": {k: round(v, 2) for k, v in busy.items()}}
 
     def http_phase(self) -> dict[str, Any]:
@@ -139,6 +142,8 @@ class Api:
                 "p99_ms": statistics.median(run["latency_ms"]["p99"] for run in runs),
                 "p50_ms": statistics.median(run["latency_ms"]["p50"] for run in runs),
                 "errors": sum(sum(run["errors"].values()) for run in runs),
+                "server_cpu_us_per_request": round(statistics.median(
+                    run["cpu_busy"]["server_us_per_request"] for run in runs)),
                 "rounds": runs,
             }
         return out
@@ -227,12 +232,14 @@ class Api:
             sends: dict[str, int] = {}
             interval = self.args.call_interval
             loop = asyncio.get_running_loop()
+            watch = CpuWatch(self.watched(clients))
             for i in range(self.args.calls):
                 station, start = stations[i % len(stations)], loop.time()
                 await self.call(station, sends)
                 await asyncio.sleep(max(0.0, start + interval / 2 - loop.time()))
                 await self.serve(station)
                 await asyncio.sleep(max(0.0, start + interval - loop.time()))
+            busy = watch.busy()
             await asyncio.sleep(1.0)
             report = await clients.report()
         finally:
@@ -241,7 +248,7 @@ class Api:
         return {"center": center.id, "name": center.name, "sockets": sockets,
                 "connect_s": round(connect_s, 1), "counters": len(stations),
                 "call_interval_s": interval, "memory_kib_before": before,
-                "memory_kib_after": after, "kib_per_socket": kib,
+                "memory_kib_after": after, "kib_per_socket": kib, "cpu_busy": busy,
                 **self.match(sends, report, {center.id: sockets})}
 
     async def province_phase(self) -> dict[str, Any]:
@@ -269,6 +276,7 @@ class Api:
         try:
             await asyncio.sleep(1.0)
             loop = asyncio.get_running_loop()
+            watch = CpuWatch(self.watched(clients))
             end = loop.time() + self.args.province_seconds
             next_at = loop.time()
             skipped = 0
@@ -286,6 +294,7 @@ class Api:
                 tasks.add(task)
                 task.add_done_callback(tasks.discard)
             await asyncio.gather(*tasks)
+            busy = watch.busy()
             await asyncio.sleep(1.0)
             report = await clients.report()
         finally:
@@ -293,7 +302,7 @@ class Api:
         return {"sockets": sockets, "sockets_per_center": shares,
                 "population_adjusted": adjusted, "calls_per_s": round(rate, 2),
                 "seconds": self.args.province_seconds, "skipped_no_free_counter": skipped,
-                "call_errors": errors, **self.match(sends, report, shares)}
+                "call_errors": errors, "cpu_busy": busy, **self.match(sends, report, shares)}
 
 
 # ---------------------------------------------------------------------- setup and reporting
@@ -320,9 +329,14 @@ def summarize(args: argparse.Namespace, phases: dict[str, Any], extra: dict[str,
     if "http" in phases:
         http = phases["http"]
         ratio = http["issue"]["rps"] / max(http["hello"]["rps"], 1)
+        hello_us = http["hello"]["server_cpu_us_per_request"]
+        issue_us = http["issue"]["server_cpu_us_per_request"]
         out.update(issue_rps=http["issue"]["rps"], issue_p99_ms=http["issue"]["p99_ms"],
                    hello_rps=http["hello"]["rps"], hello_p99_ms=http["hello"]["p99_ms"],
-                   issue_ratio=round(ratio, 3))
+                   issue_ratio=round(ratio, 3),
+                   # What the ratio would be if the server had its core to itself.
+                   server_cpu_us_per_request={"hello": hello_us, "issue": issue_us},
+                   issue_cpu_ratio=round(hello_us / max(issue_us, 1), 3))
         goals[f"issue_ratio_at_least_{ISSUE_RATIO_GOAL}"] = ratio >= ISSUE_RATIO_GOAL
         goals["http_without_errors"] = http["issue"]["errors"] + http["hello"]["errors"] == 0
     for name in ("center", "province"):
