@@ -175,7 +175,7 @@ def _counters() -> list[Panel]:
             "Chờ riêng một quầy / Waiting for one counter",
             (
                 Query(
-                    f"{gauge('qms_counter_queue_length', 'center, counter', CENTER)} > 0",
+                    gauge("qms_counter_queue_length", "center, counter", CENTER),
                     "{{counter}}",
                     instant=True,
                 ),

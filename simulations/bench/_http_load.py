@@ -78,12 +78,13 @@ def rotating_script(specs: Sequence[PostSpec]) -> str:
 
 
 def wrk_version() -> str | None:
+    """``wrk -v`` as "4.1.0-3+b2 [epoll]" (its first line, less the name and the copyright)."""
     binary = shutil.which("wrk")
     if binary is None:
         return None
     done = subprocess.run([binary, "-v"], capture_output=True, text=True, check=False)
-    return (done.stdout + done.stderr).strip().splitlines()[0] if done.stdout + done.stderr \
-        else "wrk"
+    first = ((done.stdout + done.stderr).strip().splitlines() or ["wrk"])[0]
+    return first.split(" Copyright")[0].removeprefix("wrk ").removeprefix("debian/")
 
 
 @dataclass(frozen=True)

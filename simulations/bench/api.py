@@ -10,7 +10,9 @@ Method (docs/benchmarks.md, "API and WebSocket fan-out", has the figures):
    process: ``GET /health/live`` (the ceiling: the same server doing nothing) and kiosk
    ``POST /api/v1/centers/{c}/tickets`` spread over every center and service, 1 in 9 with a
    statutory priority. ``--rounds`` alternating rounds of ``--seconds`` each (H I, I H, …)
-   after a warm-up, so machine noise hits both. ``issue_ratio`` = issue_rps / hello_rps.
+   after a warm-up, so machine noise hits both. ``issue_ratio`` = issue_rps / hello_rps;
+   ``issue_cpu_ratio`` = the server's CPU per hello ÷ per issue (/proc/PID/stat), the ratio
+   the server would reach on a core of its own (the load generators share the machine).
 3. One center, ``--sockets`` display sockets held by lean raw-socket clients
    (``_lean_ws.py``, 2,500 per process). Server memory (VmRSS, Pss) before and after they
    connect gives ``ws_kib_per_socket``. Then ``--calls`` call-next requests, one every
@@ -23,7 +25,8 @@ Method (docs/benchmarks.md, "API and WebSocket fan-out", has the figures):
    and, ``--serve-s`` later, start and complete.
 Every frame of every socket is matched with its call by (center, stream id): the call-next
 answer carries ``event_id``. Latency = client receive time − driver send time
-(``time.time_ns()`` in both processes, one machine clock).
+(``time.time_ns()`` in both processes, one machine clock). The WebSocket half lives in
+``_api_ws.py``; the server and its set-up in ``_api_stack.py``; wrk in ``_http_load.py``.
 """
 
 from __future__ import annotations
@@ -36,67 +39,32 @@ import platform
 import random
 import statistics
 import tempfile
-import time
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from queue_server.embedded import EmbeddedRedis
 from queue_server.live.frames import MSGPACK, StreamEvent
 from simulations.bench import Benchmark
-from simulations.bench._api_stack import (
-    HOST,
-    ApiServer,
-    CpuWatch,
-    Stack,
-    Station,
-    largest_center,
-    memory_kib,
-    population_weights,
-    raise_fd_limit,
-    spread,
-)
-from simulations.bench._http_load import HttpClient, PostSpec, rotating_script, run_wrk, wrk_version
-from simulations.bench._lean_ws import EVENT_HEAD, LeanClients
+from simulations.bench._api_stack import HOST, ApiServer, CpuWatch, Stack, raise_fd_limit
+from simulations.bench._api_ws import PER_PROCESS, FanOut
+from simulations.bench._http_load import PostSpec, rotating_script, run_wrk, wrk_version
+from simulations.bench._lean_ws import EVENT_HEAD
 from simulations.bench.engine import prepare, shown_url
 
 ISSUE_RATIO_GOAL = 0.5
 KIB_GOAL = 20.0
-PER_PROCESS = 2500
 PRIORITY_EVERY = 9
 
 
-def quantiles(values: Sequence[float]) -> dict[str, float]:
-    if not values:
-        return {}
-    ordered = sorted(values)
+class HttpBench:
+    """wrk against the server: the bare endpoint and ticket issuance, in alternating rounds."""
 
-    def q(p: float) -> float:
-        return round(ordered[min(len(ordered) - 1, int(p * len(ordered)))], 2)
-
-    return {"p50": q(0.5), "p90": q(0.9), "p99": q(0.99), "max": round(ordered[-1], 2),
-            "mean": round(statistics.fmean(ordered), 2)}
-
-
-class Api:
     def __init__(self, args: argparse.Namespace, server: ApiServer, stack: Stack,
                  redis_pid: int | None) -> None:
         self.args = args
         self.server = server
         self.stack = stack
-        self.redis_pid = redis_pid
-        self.http = HttpClient(HOST, server.port)
-        self.rng = random.Random(args.seed)
-
-    def watched(self, clients: LeanClients | None = None) -> dict[str, int]:
-        pids = {"server": self.server.pid}
-        if self.redis_pid:
-            pids["redis"] = self.redis_pid
-        for k, pid in enumerate(clients.pids if clients else []):
-            pids[f"client{k + 1}"] = pid
-        return pids
-
-    # ------------------------------------------------------------------ HTTP: issue vs hello
+        self.pids = {"server": server.pid, **({"redis": redis_pid} if redis_pid else {})}
 
     def issue_specs(self) -> list[PostSpec]:
         specs = []
@@ -116,7 +84,7 @@ class Api:
         base = f"http://{HOST}:{self.server.port}"
         url, script = ((base + "/health/live", None) if kind == "hello"
                        else (base + "/api/v1/centers", rotating_script(self.issue_specs())))
-        watch = CpuWatch(self.watched())
+        watch = CpuWatch(self.pids)
         children = os.times()
         result = run_wrk(url, seconds, self.args.connections, script)
         after = os.times()
@@ -147,162 +115,6 @@ class Api:
                 "rounds": runs,
             }
         return out
-
-    # ------------------------------------------------------------------ staff at a counter
-
-    async def call(self, station: Station, sends: dict[str, int]) -> None:
-        path = f"/api/v1/centers/{station.center}/counters/{station.counter}"
-        sent, answer = await self.http.post(path + "/call-next", station.token)
-        if answer.get("event_id") and answer.get("ticket"):
-            sends[f"{station.center}|{answer['event_id']}"] = sent
-        else:
-            sends[f"{station.center}|empty-{len(sends)}"] = sent
-
-    async def serve(self, station: Station) -> None:
-        """The citizen is served, and a new one takes a ticket: the queue stays as it was."""
-        path = f"/api/v1/centers/{station.center}/counters/{station.counter}"
-        await self.http.post(path + "/start", station.token)
-        await self.http.post(path + "/complete", station.token)
-        await self.http.post(f"/api/v1/centers/{station.center}/tickets",
-                             self.stack.kiosk[station.center],
-                             {"service": station.services[0]}, expect=201)
-
-    # ------------------------------------------------------------------ WebSocket phases
-
-    async def connect(self, shares: dict[str, int]) -> tuple[LeanClients, int]:
-        paths = [(f"/ws/display/{c}?token={self.stack.display[c]}", c, n)
-                 for c, n in shares.items()]
-        clients = await LeanClients.start(HOST, self.server.ws_port, paths, PER_PROCESS)
-        try:
-            ready = await clients.ready(timeout=300)
-        except BaseException:
-            await clients.kill()
-            raise
-        failed = sum(r["failed"] for r in ready)
-        if failed:
-            await clients.kill()
-            raise SystemExit(f"{failed} display sockets failed to open: "
-                             f"{[r['errors'] for r in ready]}")
-        return clients, sum(r["ready"] for r in ready)
-
-    @staticmethod
-    def match(sends: dict[str, int], report: dict[str, Any],
-              sockets: dict[str, int]) -> dict[str, Any]:
-        received: dict[str, list[int]] = report["received"]
-        latencies: list[float] = []
-        last: list[float] = []
-        expected = got = 0
-        for key, sent in sends.items():
-            center = key.split("|", 1)[0]
-            expected += sockets[center]
-            times = received.get(key, [])
-            got += len(times)
-            if times:
-                latencies.extend((t - sent) / 1e6 for t in times)
-                last.append((max(times) - sent) / 1e6)
-        start = min(sends.values(), default=0)
-        worst = sorted(((round((max(received[k]) - sent) / 1e6, 1), round((sent - start) / 1e9, 2))
-                        for k, sent in sends.items() if received.get(k)), reverse=True)[:5]
-        background: dict[str, dict[int, int]] = {"other": {}, "ping": {}}
-        for key, count in report["by_second"].items():
-            kind, second = key.split()
-            offset = int(second) - start // 1_000_000_000
-            if offset >= -1:
-                background[kind][offset] = count
-        return {"calls": len(sends), "frames_expected": expected, "frames_received": got,
-                "latency_ms": quantiles(latencies), "last_socket_ms": quantiles(last),
-                "slowest_calls": [{"last_socket_ms": ms, "at_s": at} for ms, at in worst],
-                "background_frames_by_second": {k: dict(sorted(v.items()))
-                                                for k, v in background.items()},
-                "empty_calls": sum("|empty-" in k for k in sends),
-                "other_frames": report["other_frames"], "pings": report["pings"],
-                "sockets_lost": report["lost"]}
-
-    async def center_phase(self) -> dict[str, Any]:
-        center = largest_center(self.stack.province)
-        stations = self.stack.stations_of(center.id)
-        await asyncio.sleep(1.0)
-        before = memory_kib(self.server.pid)
-        started = time.monotonic()
-        clients, sockets = await self.connect({center.id: self.args.sockets})
-        connect_s = time.monotonic() - started
-        try:
-            await asyncio.sleep(2.0)
-            after = memory_kib(self.server.pid)
-            sends: dict[str, int] = {}
-            interval = self.args.call_interval
-            loop = asyncio.get_running_loop()
-            watch = CpuWatch(self.watched(clients))
-            for i in range(self.args.calls):
-                station, start = stations[i % len(stations)], loop.time()
-                await self.call(station, sends)
-                await asyncio.sleep(max(0.0, start + interval / 2 - loop.time()))
-                await self.serve(station)
-                await asyncio.sleep(max(0.0, start + interval - loop.time()))
-            busy = watch.busy()
-            await asyncio.sleep(1.0)
-            report = await clients.report()
-        finally:
-            await clients.kill()
-        kib = {k: round((after[k] - before[k]) / max(sockets, 1), 2) for k in after}
-        return {"center": center.id, "name": center.name, "sockets": sockets,
-                "connect_s": round(connect_s, 1), "counters": len(stations),
-                "call_interval_s": interval, "memory_kib_before": before,
-                "memory_kib_after": after, "kib_per_socket": kib, "cpu_busy": busy,
-                **self.match(sends, report, {center.id: sockets})}
-
-    async def province_phase(self) -> dict[str, Any]:
-        weights, adjusted = population_weights(self.stack.province)
-        shares = spread(self.args.province_sockets, weights)
-        clients, sockets = await self.connect(shares)
-        stations = self.stack.stations
-        rate = (len(stations) * self.args.peak_calls_per_counter_hour * self.args.peak_factor
-                / 3600)
-        sends: dict[str, int] = {}
-        free = set(range(len(stations)))
-        tasks: set[asyncio.Task[None]] = set()
-        errors: list[str] = []
-
-        async def work(index: int) -> None:
-            try:
-                await self.call(stations[index], sends)
-                await asyncio.sleep(self.args.serve_s)
-                await self.serve(stations[index])
-            except Exception as error:  # counted, and the goal fails: never silently lost
-                errors.append(f"{type(error).__name__}: {error}"[:200])
-            finally:
-                free.add(index)
-
-        try:
-            await asyncio.sleep(1.0)
-            loop = asyncio.get_running_loop()
-            watch = CpuWatch(self.watched(clients))
-            end = loop.time() + self.args.province_seconds
-            next_at = loop.time()
-            skipped = 0
-            while True:
-                next_at += self.rng.expovariate(rate)
-                if next_at >= end:
-                    break
-                await asyncio.sleep(max(0.0, next_at - loop.time()))
-                if not free:
-                    skipped += 1
-                    continue
-                index = self.rng.choice(sorted(free))
-                free.discard(index)
-                task = loop.create_task(work(index))
-                tasks.add(task)
-                task.add_done_callback(tasks.discard)
-            await asyncio.gather(*tasks)
-            busy = watch.busy()
-            await asyncio.sleep(1.0)
-            report = await clients.report()
-        finally:
-            await clients.kill()
-        return {"sockets": sockets, "sockets_per_center": shares,
-                "population_adjusted": adjusted, "calls_per_s": round(rate, 2),
-                "seconds": self.args.province_seconds, "skipped_no_free_counter": skipped,
-                "call_errors": errors, "cpu_busy": busy, **self.match(sends, report, shares)}
 
 
 # ---------------------------------------------------------------------- setup and reporting
@@ -367,15 +179,18 @@ async def measure(args: argparse.Namespace, url: str, redis_pid: int | None,
         await asyncio.to_thread(server.start)
         await stack.prepare()
         await stack.fill_queues(args.queue)
-        bench = Api(args, server, stack, redis_pid)
         wanted = set(args.phases.split(","))
         if "http" in wanted:
-            phases["http"] = await asyncio.to_thread(bench.http_phase)
-        if "center" in wanted:
-            phases["center"] = await bench.center_phase()
-        if "province" in wanted:
-            phases["province"] = await bench.province_phase()
-        await bench.http.aclose()
+            http = HttpBench(args, server, stack, redis_pid)
+            phases["http"] = await asyncio.to_thread(http.http_phase)
+        fan_out = FanOut(args, server, stack, redis_pid)
+        try:
+            if "center" in wanted:
+                phases["center"] = await fan_out.center_phase()
+            if "province" in wanted:
+                phases["province"] = await fan_out.province_phase()
+        finally:
+            await fan_out.aclose()
         info = await stack.client.info("server")
         redis_version = f"{info.get('server_name', 'redis')} {info['redis_version']}"
     finally:
@@ -383,7 +198,7 @@ async def measure(args: argparse.Namespace, url: str, redis_pid: int | None,
         await stack.aclose()
     setup = {
         "http_load": f"wrk, 1 thread, {args.connections} connections, own process",
-        "ws_load": f"lean raw-socket asyncio clients (simulations/bench/_lean_ws.py), "
+        "ws_load": "lean raw-socket asyncio clients (simulations/bench/_lean_ws.py), "
                    f"{PER_PROCESS} sockets per process, separate processes",
         "server": "uvicorn queue_server.asgi:create --factory --loop uvloop --http httptools "
                   "--no-access-log (1 worker)",
