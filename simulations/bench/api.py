@@ -138,6 +138,9 @@ def summarize(args: argparse.Namespace, phases: dict[str, Any], extra: dict[str,
               ) -> dict[str, Any]:
     out: dict[str, Any] = {"bench": "api"}
     goals: dict[str, bool] = {}
+    if "http_skipped" in phases:
+        goals[f"issue_ratio_at_least_{ISSUE_RATIO_GOAL}"] = False
+        out["http_skipped"] = phases["http_skipped"]
     if "http" in phases:
         http = phases["http"]
         ratio = http["issue"]["rps"] / max(http["hello"]["rps"], 1)
@@ -180,7 +183,9 @@ async def measure(args: argparse.Namespace, url: str, redis_pid: int | None,
         await stack.prepare()
         await stack.fill_queues(args.queue)
         wanted = set(args.phases.split(","))
-        if "http" in wanted:
+        if "http" in wanted and wrk_version() is None:
+            phases["http_skipped"] = "wrk is not installed: apt-get install -y wrk"
+        elif "http" in wanted:
             http = HttpBench(args, server, stack, redis_pid)
             phases["http"] = await asyncio.to_thread(http.http_phase)
         fan_out = FanOut(args, server, stack, redis_pid)
