@@ -19,7 +19,7 @@ from starlette.staticfiles import StaticFiles
 
 from queue_server import __version__
 from queue_server.accounts import AccountStore
-from queue_server.api import admin, counters, health, problems, public, tickets
+from queue_server.api import admin, counters, fast, health, problems, public, tickets
 from queue_server.api.deps import Services
 from queue_server.auth import TokenSigner
 from queue_server.embedded import start_or_reuse
@@ -110,6 +110,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     for router in (display_pages, counter_pages, monitoring_pages):
         app.include_router(router)
+    # The kiosk's issue path is served by a lean Starlette route (api/fast.py); the FastAPI
+    # route of the same path behind it documents it.
+    app.router.routes[:0] = fast.ROUTES
     for mount, folder in (("/static/displays", "displays/static"),
                           ("/static/counters", "counters/static"),
                           ("/static/monitoring", "monitoring/static")):

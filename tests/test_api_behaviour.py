@@ -342,3 +342,24 @@ def test_bad_input_never_writes_half(team: Team, live_redis_url: str) -> None:
             changed = {k for k in before.keys() | after.keys() if before.get(k) != after.get(k)}
             assert not changed, f"{method} {path} ({status}) changed {sorted(changed)}"
     assert ask("POST", f"{base}/no-show").is_success
+
+
+def test_the_lean_kiosk_route_answers_like_the_documented_one(team: Team) -> None:
+    """The kiosk's issue path is served by a plain Starlette route (queue_server/api/fast.py):
+    its refusals must be the same problems FastAPI's validation gives."""
+    path = f"/api/v1/centers/{CENTER}/tickets"
+    kiosk = team.auth(team.kiosk)
+    missing = assert_problem(team.http.post(path, headers=kiosk, json={}), 422, "invalid-input")
+    assert missing["errors"][0]["field"] == "body.service"
+    extra = team.http.post(path, headers=kiosk, json={"service": "land", "colour": "red"})
+    assert assert_problem(extra, 422, "invalid-input")["errors"][0]["field"] == "body.colour"
+    assert_problem(team.http.post(path, headers=kiosk, content=b"{not json"), 400, "bad-request")
+    assert_problem(team.http.post(path, json={"service": "land"}), 401, "unauthenticated")
+    long_key = team.auth(team.kiosk, **{"Idempotency-Key": "k" * 129})
+    assert_problem(team.http.post(path, headers=long_key, json={"service": "land"}), 422,
+                   "invalid-input")
+    once = team.auth(team.kiosk, **{"Idempotency-Key": f"kiosk-{uuid.uuid4()}"})
+    first = team.http.post(path, headers=once, json={"service": "land"})
+    again = team.http.post(path, headers=once, json={"service": "land"})
+    assert first.status_code == again.status_code == 201
+    assert first.json() == again.json()

@@ -59,6 +59,13 @@ async def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
+def required_bearer(authorization: str | None) -> str:
+    token = _bearer(authorization)
+    if token is None:
+        raise Unauthenticated("this needs a login or a device token")
+    return token
+
+
 def _bearer(authorization: str | None) -> str | None:
     if not authorization:
         return None
@@ -74,11 +81,8 @@ async def get_principal(
     request: Request,
     authorization: Annotated[str | None, Header(description="Bearer st.… or dev.… token")] = None,
 ) -> Principal:
-    token = _bearer(authorization)
-    if token is None:
-        raise Unauthenticated("this needs a login or a device token")
     services: Services = request.state.services
-    return await services.principal_from_token(token)
+    return await services.principal_from_token(required_bearer(authorization))
 
 
 async def get_optional_principal(
@@ -114,11 +118,16 @@ async def idempotency_key(
         str | None, Header(max_length=128, description="retries with the same key act once")
     ] = None,
 ) -> str | None:
-    if idempotency_key is None:
+    return checked_idempotency_key(idempotency_key)
+
+
+def checked_idempotency_key(key: str | None) -> str | None:
+    if key is None:
         return None
-    if not idempotency_key.isascii() or not idempotency_key.isprintable():
-        raise InvalidInput("Idempotency-Key must be printable ASCII", field="Idempotency-Key")
-    return idempotency_key
+    if len(key) > 128 or not key.isascii() or not key.isprintable():
+        raise InvalidInput("Idempotency-Key must be at most 128 printable ASCII characters",
+                           field="Idempotency-Key")
+    return key
 
 
 IdempotencyDep = Annotated[str | None, Depends(idempotency_key)]

@@ -106,6 +106,13 @@ async def book(body: BookingIn, request: Request, services: ServicesDep,
 async def kiosk_issue(center_id: str, body: KioskTicketIn, request: Request,
                       services: ServicesDep, principal: PrincipalDep,
                       idempotency: IdempotencyDep) -> IssuedOut:
+    """Documents the endpoint; queue_server/api/fast.py serves it (the same issue_at_kiosk)."""
+    return await issue_at_kiosk(services, request, center_id, body, principal, idempotency)
+
+
+async def issue_at_kiosk(services: Services, request: Request, center_id: str,
+                         body: KioskTicketIn, principal: Principal,
+                         idempotency: str | None) -> IssuedOut:
     principal.require(center_id, Role.KIOSK, Role.SUPERVISOR)
     _require_open(services, center_id, dt.datetime.now(TIMEZONE))
     scoped = scoped_key(idempotency, principal, "issue")
