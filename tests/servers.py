@@ -22,7 +22,7 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 import redis
 
@@ -87,6 +87,20 @@ class _Group:
     def _start(self, server: EmbeddedRedis) -> EmbeddedRedis:
         self.servers.append(server)
         return server.start(timeout=scaled(30))
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
 
     def stop(self) -> None:
         """Stop every process this group started (idempotent)."""
@@ -206,16 +220,6 @@ class RedisClusterProcesses(_Group):
     def _knows(port: int, node_id: str) -> bool:
         return node_id in str(_call(port, "CLUSTER", "NODES"))
 
-    def __enter__(self) -> RedisClusterProcesses:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 class _SentinelServer(EmbeddedRedis):
@@ -329,13 +333,3 @@ class RedisSentinelProcesses(_Group):
 
         return wait_until(promoted, timeout, f"the sentinel to replace master {old}")
 
-    def __enter__(self) -> RedisSentinelProcesses:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
