@@ -28,7 +28,7 @@ HEARTBEAT_CHUNK = 500  # heartbeats written per turn of the event loop
 class Subscriber(Protocol):
     def deliver(self, event: StreamEvent) -> None: ...
 
-    def heartbeat(self, now_ms: int) -> None: ...
+    def heartbeat(self, now_ms: int, quiet_s: float = 0.0) -> None: ...
 
 
 class Hub:
@@ -157,7 +157,7 @@ class Hub:
             beats = 0
             for subscribers in list(self._subscribers.values()):
                 for subscriber in tuple(subscribers):
-                    subscriber.heartbeat(now_ms)
+                    subscriber.heartbeat(now_ms, self.heartbeat_s / 2)
                     beats += 1
                     if beats % HEARTBEAT_CHUNK == 0:
                         # A round over 10,000 sockets takes a few hundred ms: let the reader

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -34,7 +35,7 @@ Resync = Callable[["SocketSubscriber"], Awaitable[dict[str, str]]]
 class SocketSubscriber:
     # Thousands of idle lobby screens per process: keep each one small.
     __slots__ = ("_buffer", "_resync", "_resync_task", "accept", "connection", "drain_timeout_s",
-                 "fmt", "limit_bytes", "resyncs", "sent")
+                 "fmt", "last_write", "limit_bytes", "resyncs", "sent")
 
     def __init__(
         self,
@@ -53,6 +54,7 @@ class SocketSubscriber:
         self.drain_timeout_s = drain_timeout_s
         self._resync = resync
         self.sent: dict[str, str] = {}  # per center: the last stream id this socket has
+        self.last_write = time.monotonic()
         self._buffer: list[StreamEvent] | None = []  # not None while syncing
         self._resync_task: asyncio.Task[None] | None = None
         self.resyncs = 0
@@ -76,6 +78,7 @@ class SocketSubscriber:
         except Exception as error:  # the peer vanished mid-write: the handler will see it
             log.debug("write failed: %s", error)
             return False
+        self.last_write = time.monotonic()
         return True
 
     def send_frame(self, frame: dict[str, Any]) -> bool:
@@ -105,7 +108,12 @@ class SocketSubscriber:
         if self.write(payload):
             self.sent[event.center] = event.id
 
-    def heartbeat(self, now_ms: int) -> None:
+    def heartbeat(self, now_ms: int, quiet_s: float = 0.0) -> None:
+        """A heartbeat frame, unless a frame went out in the last ``quiet_s`` seconds: in a
+        busy hall the events themselves show the link is alive, and 10,000 heartbeats at once
+        would delay the calls behind them."""
+        if time.monotonic() - self.last_write < quiet_s:
+            return
         if self._buffer is None and self._unsent() <= self.limit_bytes:
             last = next(iter(self.sent.values()), "0-0") if len(self.sent) == 1 else "0-0"
             self.send_frame({"type": "heartbeat", "id": last, "at": now_ms})
