@@ -8,6 +8,7 @@ WebSocket server. Shutdown in reverse. Nothing lives at import time.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -17,7 +18,7 @@ from typing import Any
 from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
 
-from queue_server import __version__
+from queue_server import __version__, gc_policy
 from queue_server.accounts import AccountStore
 from queue_server.api import admin, counters, fast, health, problems, public, tickets
 from queue_server.api.deps import Services
@@ -73,6 +74,12 @@ async def build_services(settings: Settings, stack: AsyncExitStack) -> Services:
     hub = Hub(reader, heartbeat_s=settings.ws_heartbeat_s)
     hub.start()
     stack.push_async_callback(hub.stop)
+    if settings.gc_full_every_s > 0:
+        old = gc_policy.apply()
+        stack.callback(gc.set_threshold, *old)
+        stack.callback(gc.unfreeze)
+        collector = asyncio.create_task(gc_policy.collect_every(settings.gc_full_every_s))
+        stack.callback(collector.cancel)
     server = await start_server(services, hub, settings.host, settings.ws_port)
     stack.push_async_callback(server.wait_closed)
     stack.callback(server.close)

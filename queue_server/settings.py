@@ -38,6 +38,7 @@ class Settings:
     ws_heartbeat_s: float = 15.0
     script_batching: bool = True
     enforce_hours: bool = True             # refuse walk-in tickets outside opening hours
+    gc_full_every_s: float = 3600.0        # a planned full garbage collection (0: Python's own)
     audio_dir: Path = Path("var/audio")
     log_level: str = "info"
 
