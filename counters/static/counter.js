@@ -93,7 +93,9 @@ async function afterLogin() {
 async function load() {
   try {
     const snap = await api(session, "GET", `/api/v1/centers/${center()}/live?tickets=20`);
-    applySnapshot(snap, true);
+    // Not forced: a read that left before an event we already applied (say a no-show that
+    // answered first) would put the ticket back in hand; applySnapshot reads again instead.
+    applySnapshot(snap);
     return snap;
   } catch (error) {
     if (error.status === 401) expired(null);
