@@ -80,7 +80,8 @@ async def build_services(settings: Settings, stack: AsyncExitStack) -> Services:
         stack.callback(gc.unfreeze)
         collector = asyncio.create_task(gc_policy.collect_every(settings.gc_full_every_s))
         stack.callback(collector.cancel)
-    server = await start_server(services, hub, settings.host, settings.ws_port)
+    server = await start_server(services, hub, settings.host, settings.ws_port,
+                                settings.ws_ping_s)
     stack.push_async_callback(server.wait_closed)
     stack.callback(server.close)
     services.extras.update(hub=hub, ws_server=server, redis_url=url,

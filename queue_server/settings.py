@@ -36,6 +36,7 @@ class Settings:
     booking_limit_per_citizen_day: int = 3
     ws_buffer_bytes: int = 256 * 1024      # a socket's unsent bytes before it is resynced
     ws_heartbeat_s: float = 15.0
+    ws_ping_s: float = 20.0                # protocol pings that find dead peers (0: none)
     script_batching: bool = True
     enforce_hours: bool = True             # refuse walk-in tickets outside opening hours
     gc_full_every_s: float = 3600.0        # a planned full garbage collection (0: Python's own)

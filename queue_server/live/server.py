@@ -115,7 +115,8 @@ def choose_subprotocol(
     return None
 
 
-async def start_server(services: Services, hub: Hub, host: str, port: int) -> Server:
+async def start_server(services: Services, hub: Hub, host: str, port: int,
+                       ping_s: float = 20.0) -> Server:
     return await serve(
         partial(handle, services, hub),
         host,
@@ -123,8 +124,8 @@ async def start_server(services: Services, hub: Hub, host: str, port: int) -> Se
         select_subprotocol=choose_subprotocol,
         compression=None,
         max_size=4096,           # clients send nothing of size
-        ping_interval=20,
-        ping_timeout=20,
+        ping_interval=ping_s or None,
+        ping_timeout=ping_s or None,
         reuse_port=True,         # several uvicorn workers can share the port
         logger=log,
     )
