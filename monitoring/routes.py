@@ -17,7 +17,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from starlette.responses import FileResponse, Response
 
-from monitoring.collector import CONTENT_TYPE, build_families, read_snapshots, render
+from monitoring.collector import CONTENT_TYPE, build_families, read_snapshots
+from monitoring.exposition import render
 from queue_server.api.deps import ServicesDep
 from queue_server.api.problems import problem
 from queue_server.errors import Unavailable, UnknownCenter

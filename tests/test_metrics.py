@@ -28,8 +28,8 @@ from monitoring.collector import (
     Family,
     HistogramFamily,
     read_families,
-    render,
-)
+    )
+from monitoring.exposition import render
 from monitoring.routes import READ_TIMEOUT_S
 from queue_server import keys
 from queue_server.engine import Engine

@@ -48,8 +48,8 @@ from monitoring.collector import (
     HistogramFamily,
     build_families,
     read_snapshots,
-    render,
-)
+    )
+from monitoring.exposition import render
 from queue_server import keys
 from queue_server.embedded import EmbeddedRedis, free_port
 from queue_server.engine import Engine
