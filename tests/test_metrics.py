@@ -28,7 +28,7 @@ from monitoring.collector import (
     Family,
     HistogramFamily,
     read_families,
-    )
+)
 from monitoring.exposition import render
 from monitoring.routes import READ_TIMEOUT_S
 from queue_server import keys

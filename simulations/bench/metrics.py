@@ -48,7 +48,7 @@ from monitoring.collector import (
     HistogramFamily,
     build_families,
     read_snapshots,
-    )
+)
 from monitoring.exposition import render
 from queue_server import keys
 from queue_server.embedded import EmbeddedRedis, free_port
