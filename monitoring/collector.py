@@ -181,8 +181,7 @@ class CenterMetrics:
 
 def parse_metrics_hash(flat: Sequence[Any], families: dict[str, AnyFamily]) -> CenterMetrics:
     """The ``metrics`` hash as HGETALL's flat list. Unknown or malformed fields are skipped:
-    a newer script may write fields this collector does not know yet. ``h|x|n`` is not read:
-    a histogram's count is its +Inf bucket, which the same script call keeps equal to it."""
+    a newer script may write fields this collector does not know yet."""
     parsed = CenterMetrics()
     for i in range(0, len(flat) - 1, 2):
         parts = str(flat[i]).split("|")
@@ -213,30 +212,51 @@ def scrape_clock(snapshot: dict[str, Any]) -> int:
     return now - now % 1000
 
 
-def add_activity_in_progress(parsed: CenterMetrics, counters: Iterable[dict[str, Any]],
-                             clock: int) -> None:
-    """Add each staffed counter's current activity, up to ``clock``, to staff time.
+# Counters that are a histogram's count: the scripts keep only the buckets (metric_layout.py).
+COUNTS_OF_HISTOGRAMS = ((layout.CALLS, layout.WAIT), (layout.SERVED, layout.SERVICE_TIME),
+                        (layout.STAFF_SERVED, layout.STAFF_SERVICE_TIME))
 
-    Mirrors ``activity()`` and ``account()`` of queue_server/lua/prelude.lua, which book the same
-    span when the counter next changes. The exported counter never goes back: before the change
-    it shows ``clock - since`` with ``clock`` ≤ the change, after it the span the script booked.
+
+def add_counts(parsed: CenterMetrics) -> None:
+    """Calls, completions and a person's completions, from their histograms' buckets."""
+    for counter, histogram in COUNTS_OF_HISTOGRAMS:
+        rows = parsed.counter(counter)
+        for label, row in parsed.histograms.get(histogram, {}).items():
+            rows[(label,)] = sum(row[:-1])
+
+
+def add_staff_time(parsed: CenterMetrics, counters: Iterable[dict[str, Any]],
+                   clock: int) -> None:
+    """Staff time by activity, including what is in progress up to ``clock``.
+
+    The scripts book, in whole seconds, a counter's time ``open`` and ``paused`` when its state
+    changes, and the time a ticket was in hand (``serving``) when it leaves the counter
+    (queue_server/lua/prelude.lua). Idle is open minus serving. A span in progress adds
+    ``clock - since`` (``clock - held_since`` for the ticket in hand); ``clock`` is rounded
+    down to the second like the booked spans, so no exported counter ever goes back.
     """
+    time = parsed.counter(layout.STAFF_TIME)
+    paused = parsed.counter(layout.STAFF_PAUSED)
+
+    def add(rows: dict[Labels, int], key: Labels, spent: int) -> None:
+        if spent > 0:
+            rows[key] = rows.get(key, 0) + spent
+
     for counter in counters:
-        staff, state, since = counter.get("staff") or "", counter.get("state"), counter["since"]
+        staff, state = counter.get("staff") or "", counter.get("state")
         if not staff or state not in ("open", "paused"):
             continue
         parsed.staff.add(staff)
-        spent = clock - int(since or 0)
-        if not since or spent <= 0:
-            continue
-        activity = "paused" if state == "paused" else ("serving" if counter.get("ticket")
-                                                       else "idle")
-        time = parsed.counter(layout.STAFF_TIME)
-        time[(staff, activity)] = time.get((staff, activity), 0) + spent
-        if activity == "paused":
-            key = (staff, counter.get("reason") or "other")
-            paused = parsed.counter(layout.STAFF_PAUSED)
-            paused[key] = paused.get(key, 0) + spent
+        since, held = int(counter.get("since") or 0), int(counter.get("held_since") or 0)
+        if since:
+            add(time, (staff, "open" if state == "open" else "paused"), clock - since)
+        if since and state == "paused":
+            add(paused, (staff, counter.get("reason") or "other"), clock - since)
+        if held and counter.get("ticket"):
+            add(time, (staff, "serving"), clock - held)
+    for staff in {key[0] for key in time}:
+        open_ms = time.pop((staff, "open"), 0)
+        time[(staff, "idle")] = max(0, open_ms - time.get((staff, "serving"), 0))
 
 
 def zero_fill(parsed: CenterMetrics, services: Sequence[str]) -> None:
@@ -309,7 +329,8 @@ def build_families(province: Province, centers: Sequence[Center],
     families = new_families()
     for center, snapshot in zip(centers, snapshots, strict=True):
         parsed = parse_metrics_hash(snapshot.get("metrics") or [], families)
-        add_activity_in_progress(parsed, snapshot["counters"], scrape_clock(snapshot))
+        add_counts(parsed)
+        add_staff_time(parsed, snapshot["counters"], scrape_clock(snapshot))
         zero_fill(parsed, province.service_ids)
         _add_center(families, center.id, parsed, snapshot)
     return list(families.values())

@@ -3,10 +3,11 @@
 ``python -m monitoring.report --center C [--day YYYY-MM-DD] [--csv FILE] [--redis-url URL]``
 
 The engine's scripts add, in the same step as each transition, per-staff totals to the
-center's ``day:<YYYYMMDD>`` hash (local day, Asia/Ho_Chi_Minh; kept 40 days): ``st:<staff>:``
-``served``, ``svc_ms``, ``wait_ms`` (of the tickets they completed), ``noshow``,
-``rating_sum``, ``rating_n`` and ``paused_ms``. This module only reads that hash (one HGETALL)
-and the staff members' display names; it never writes.
+center's ``day:<YYYYMMDD>`` hash (local day, Asia/Ho_Chi_Minh; kept 40 days), which
+:func:`queue_server.snapshots.expand_day` names: ``st:<staff>:`` ``served``, ``svc_ms``,
+``wait_ms`` (of the tickets they completed), ``noshow``, ``rating_sum``, ``rating_n`` and
+``paused_ms``. This module only reads that hash (one HGETALL) and the staff members' display
+names; it never writes.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from queue_server.province import Province, load_province
 from queue_server.redis_client import RedisClient, connect
 from queue_server.rules.clock import TIMEZONE
 from queue_server.settings import Settings
+from queue_server.snapshots import expand_day
 
 STAFF_PREFIX = "st:"
 CSV_COLUMNS = ("staff", "name", "served", "mean_wait_s", "mean_service_s", "no_shows",
@@ -182,8 +184,10 @@ def write_csv(rows: Sequence[StaffDay], target: TextIO) -> None:
 
 
 async def read_day(client: RedisClient, center: str, day: dt.date) -> dict[str, str]:
+    """The day's totals by their plain names (queue_server/snapshots.py decodes the hash)."""
     raw = await client.hgetall(keys.center_key(center, "day", day.strftime("%Y%m%d")))
-    return {k.decode(): v.decode() for k, v in raw.items()}
+    totals = expand_day([item for pair in raw.items() for item in pair])
+    return {name: str(value) for name, value in totals.items()}
 
 
 async def read_names(client: RedisClient, staff: Sequence[str]) -> dict[str, str]:

@@ -19,9 +19,11 @@ from queue_server import keys
 from queue_server.errors import InvalidInput
 from queue_server.models import Outcome, Ticket, TicketState
 from queue_server.province import Center, Province
+from queue_server.records import day_pair
 from queue_server.rules.eta import estimate_wait_seconds, mean_service_seconds
 from queue_server.rules.numbering import center_of_ticket
 from queue_server.script_runner import Arg, ScriptRunner
+from queue_server.snapshots import expand_snapshot
 
 IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,128}$")
 STAFF_ID = re.compile(r"^[A-Za-z0-9_.@-]{0,64}$")
@@ -48,6 +50,17 @@ def _decode(raw: Any) -> dict[str, Any]:
     return value
 
 
+def _estimate(ticket: Ticket, ahead: int, active: int, done_today: Any, typical: Any,
+              now: int, token_hash: str) -> TicketState:
+    """A ticket's place from a script's answer (issue.lua, ticket_read.lua)."""
+    completed, total_ms = day_pair(done_today)
+    eta = None
+    if ahead >= 0:
+        mean = mean_service_seconds(total_ms, completed, float(typical))
+        eta = estimate_wait_seconds(ahead, active, mean)
+    return TicketState(ticket, ahead if ahead >= 0 else None, eta, active, now, token_hash)
+
+
 class Engine:
     """Async API over the scripts; one instance per process, shared by all requests."""
 
@@ -62,18 +75,17 @@ class Engine:
 
     async def _call(
         self, name: str, center_id: str, idempotency_key: str | None, *args: Arg
-    ) -> dict[str, Any]:
+    ) -> Any:
         idem = _idempotency(idempotency_key)
         fingerprint = hashlib.sha1(repr((name, args)).encode()).hexdigest() if idem else ""
-        raw = await self.runner.run(
+        return await self.runner.run(
             name, [keys.center_meta_key(center_id)], [idem, fingerprint, *args]
         )
-        return _decode(raw)
 
     async def _transition(
         self, name: str, center_id: str, idempotency_key: str | None, *args: Arg
     ) -> Outcome:
-        return Outcome.from_wire(await self._call(name, center_id, idempotency_key, *args))
+        return Outcome.from_reply(await self._call(name, center_id, idempotency_key, *args))
 
     # ------------------------------------------------------------------ configuration
 
@@ -153,24 +165,13 @@ class Engine:
             or appointment_ms < 0
         ):
             raise InvalidInput("appointment must be epoch milliseconds ≥ 0", field="appointment")
-        raw = await self._call(
+        _, event, ahead, active, done_today, typical, now = await self._call(
             "issue", center.id, idempotency_key, service, channel,
             _text("priority", priority or ""), appointment_ms or 0, "1" if booked else "0",
             _text("token hash", token_hash),
         )
-        return self._state(raw, token_hash)
-
-    @staticmethod
-    def _state(raw: dict[str, Any], token_hash: str) -> TicketState:
-        ticket = Ticket.from_wire(raw["ticket"])
-        load = raw["load"]
-        ahead = raw.get("ahead")
-        eta = None
-        if ahead is not None:
-            mean = mean_service_seconds(load["svc_ms"], load["svc_n"], load["typical_s"])
-            eta = estimate_wait_seconds(ahead, load["active"], mean)
-        now = raw.get("now") or ticket.issued
-        return TicketState(ticket, ahead, eta, load["active"], now, token_hash)
+        ticket = Ticket.from_record(msgpack.unpackb(event)[2])
+        return _estimate(ticket, ahead, active, done_today, typical, now, token_hash)
 
     async def check_in(self, ticket_id: str, *, idempotency_key: str | None = None) -> Outcome:
         return await self._ticket_action("check_in", ticket_id, idempotency_key)
@@ -304,8 +305,11 @@ class Engine:
     async def ticket(self, ticket_id: str) -> TicketState:
         """A ticket with its place in the queue and estimated wait (an estimate: rules.md)."""
         center = self._center(center_of_ticket(_text("ticket", ticket_id)))
-        raw = await self._call("ticket_read", center.id, None, ticket_id)
-        return self._state(raw, raw.get("th") or "")
+        record, ahead, active, done_today, typical, now, token_hash = await self._call(
+            "ticket_read", center.id, None, ticket_id)
+        ticket = Ticket.from_record(msgpack.unpackb(record))
+        return _estimate(ticket, ahead, active, done_today, typical, now,
+                         token_hash.decode() if isinstance(token_hash, bytes) else token_hash)
 
     async def snapshot(
         self, center_id: str, *, tickets_per_queue: int = 0, metrics: bool = False,
@@ -316,14 +320,7 @@ class Engine:
         center = self._center(center_id)
         if not isinstance(tickets_per_queue, int) or not 0 <= tickets_per_queue <= 200:
             raise InvalidInput("tickets per queue must be 0..200", field="tickets_per_queue")
-        raw = await self._call("snapshot", center.id, None, tickets_per_queue,
-                               "1" if metrics else "0", "1" if day else "0",
-                               "1" if recent else "0")
-        for service in raw["services"]:
-            load = service["load"]
-            mean = mean_service_seconds(load["svc_ms"], load["svc_n"], load["typical_s"])
-            waiting = service["normal"] + service["priority"] + service["appointment"]
-            service["waiting"] = waiting
-            service["mean_service_s"] = round(mean)
-            service["estimated_wait_s"] = estimate_wait_seconds(waiting, load["active"], mean)
-        return raw
+        raw = _decode(await self._call("snapshot", center.id, None, tickets_per_queue,
+                                        "1" if metrics else "0", "1" if day else "0",
+                                        "1" if recent else "0"))
+        return expand_snapshot(raw)

@@ -1,9 +1,13 @@
-"""What the engine returns: plain frozen dataclasses built from the scripts' msgpack answers."""
+"""What the engine returns: plain frozen dataclasses built from the scripts' records
+(queue_server/records.py): the same msgpack arrays the scripts store and publish."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
+
+import msgpack
 
 from queue_server.rules.states import CounterState, TicketStatus
 
@@ -36,29 +40,15 @@ class Ticket:
         return self.id.split("-", 1)[0]
 
     @classmethod
-    def from_wire(cls, raw: dict[str, Any]) -> Ticket:
-        return cls(
-            id=raw["id"],
-            number=raw["number"],
-            service=raw["service"],
-            status=TicketStatus(raw["status"]),
-            priority=raw.get("priority") or "",
-            channel=raw["channel"],
-            counter=raw.get("counter") or "",
-            staff=raw.get("staff") or "",
-            arrived=int(raw.get("arrived") or 0),
-            issued=int(raw.get("issued") or 0),
-            appt=int(raw.get("appt") or 0),
-            called=int(raw.get("called") or 0),
-            started=int(raw.get("started") or 0),
-            ended=int(raw.get("ended") or 0),
-            recalls=int(raw.get("recalls") or 0),
-            rating=int(raw.get("rating") or 0),
-            from_ticket=raw.get("from") or "",
-            to_ticket=raw.get("to") or "",
-            note=raw.get("note") or "",
-            target_counter=raw.get("target_counter") or "",
-        )
+    def from_record(cls, record: Sequence[Any]) -> Ticket:
+        """A ticket record (records.TICKET_FIELDS order: the dataclass's own)."""
+        (id_, number, service, status, priority, channel, counter, staff, arrived, issued, appt,
+         called, started, ended, recalls, rating, from_ticket, to_ticket, note,
+         target_counter) = record
+        return cls(id_, number, service, TicketStatus(status), priority, channel, counter,
+                   staff, int(arrived), int(issued), int(appt), int(called), int(started),
+                   int(ended), int(recalls), int(rating), from_ticket, to_ticket, note,
+                   target_counter)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -78,17 +68,10 @@ class CounterView:
     services: tuple[str, ...]
 
     @classmethod
-    def from_wire(cls, raw: dict[str, Any]) -> CounterView:
-        services = raw.get("services") or ""
-        return cls(
-            id=raw["id"],
-            state=CounterState(raw["state"]),
-            staff=raw.get("staff") or "",
-            ticket=raw.get("ticket") or "",
-            reason=raw.get("reason") or "",
-            since=int(raw.get("since") or 0),
-            services=tuple(s for s in services.split(",") if s),
-        )
+    def from_record(cls, record: Sequence[Any]) -> CounterView:
+        """A counter record (records.COUNTER_FIELDS)."""
+        id_, state, staff, ticket, reason, since, _, services, _ = record
+        return cls(id_, CounterState(state), staff, ticket, reason, int(since), tuple(services))
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -107,18 +90,16 @@ class Outcome:
     new_ticket: Ticket | None = None
 
     @classmethod
-    def from_wire(cls, raw: dict[str, Any]) -> Outcome:
-        def ticket(key: str) -> Ticket | None:
-            value = raw.get(key)
-            return Ticket.from_wire(value) if isinstance(value, dict) else None
-
-        counter = raw.get("counter")
-        event = raw.get("event") or ""
+    def from_reply(cls, reply: Sequence[Any]) -> Outcome:
+        """A transition's answer: ``[event id or '', event]`` (the event as the stream has it,
+        records.EVENT_FIELDS; an action that changed nothing answers type 'none')."""
+        event_id, event = reply[0], msgpack.unpackb(reply[1])
+        ticket, counter, new_ticket = event[2], event[3], event[6]
         return cls(
-            ticket=ticket("ticket"),
-            counter=CounterView.from_wire(counter) if isinstance(counter, dict) else None,
-            event_id=event.decode() if isinstance(event, bytes) else event,
-            new_ticket=ticket("new_ticket"),
+            ticket=Ticket.from_record(ticket) if ticket is not None else None,
+            counter=CounterView.from_record(counter) if counter is not None else None,
+            event_id=event_id.decode() if isinstance(event_id, bytes) else event_id,
+            new_ticket=Ticket.from_record(new_ticket) if new_ticket is not None else None,
         )
 
 

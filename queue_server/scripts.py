@@ -9,7 +9,8 @@
 
 Either way a call binds ``KEYS``/``ARGV`` and runs ``setup()`` (the center's key prefix from
 KEYS[1], the center's ``meta`` key), then the script's body; the header carries the key
-functions of ``queue_server.keys`` and the histogram bounds of ``queue_server.metric_layout``.
+functions of ``queue_server.keys``, the histogram bounds of ``queue_server.metric_layout`` and the
+record layouts of ``queue_server.records``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 
 from queue_server.keys import lua_key_functions
 from queue_server.metric_layout import lua_bucket_tables
+from queue_server.records import lua_constants
 
 LUA_DIR = Path(__file__).parent / "lua"
 LIBRARY = "qms"
@@ -48,7 +50,8 @@ def _names() -> list[str]:
 
 
 def _header() -> str:
-    return "local P = ''\n" + lua_key_functions() + lua_bucket_tables() + _read("prelude") + "\n"
+    return ("local P = ''\n" + lua_key_functions() + lua_bucket_tables() + lua_constants()
+            + _read("prelude") + "\n")
 
 
 def _assemble(name: str) -> str:

@@ -10,11 +10,14 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import msgpack
 import pytest
+import redis.asyncio as aioredis
 
 from queue_server.engine import Engine
-from queue_server.keys import center_meta_key
+from queue_server.keys import center_meta_key, counter_key, ticket_key
 from queue_server.province import Province, load_province
+from queue_server.records import COUNTER_FIELDS, TICKET_FIELDS
 from queue_server.redis_client import RedisClient, close, connect, is_cluster
 from queue_server.script_runner import ScriptRunner
 from tests.servers import RedisClusterProcesses, start_standalone
@@ -78,6 +81,26 @@ async def any_engine(
 async def shift_clock(client: RedisClient, center_id: str, offset_ms: int) -> None:
     """Move one center's clock (the scripts add this offset to Redis TIME): tests only."""
     await client.hset(center_meta_key(center_id), "clock", offset_ms)
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, list | tuple):
+        return ",".join(_as_text(v) for v in value)
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+async def stored_counter(url: str, center_id: str, counter: str) -> dict[str, str]:
+    """A counter's record as Redis holds it, field by field as text (records.COUNTER_FIELDS)."""
+    async with aioredis.Redis.from_url(url) as raw:
+        record = msgpack.unpackb(await raw.get(counter_key(center_id, counter)))
+    return {name: _as_text(v) for name, v in zip(COUNTER_FIELDS, record, strict=True)}
+
+
+async def stored_ticket(url: str, center_id: str, ticket_id: str) -> dict[str, str]:
+    """A ticket's record as Redis holds it, field by field as text (records.TICKET_FIELDS)."""
+    async with aioredis.Redis.from_url(url) as raw:
+        record = msgpack.unpackb(await raw.hget(ticket_key(center_id, ticket_id), "r"))
+    return {name: _as_text(v) for name, v in zip(TICKET_FIELDS, record, strict=True)}
 
 
 def artifacts_dir() -> Path:

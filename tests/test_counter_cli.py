@@ -9,16 +9,16 @@ import stat
 import subprocess
 import sys
 import threading
-from collections.abc import AsyncIterator, Awaitable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import httpx
 import pytest
 import redis.asyncio as aioredis
 
-from queue_server import keys
+from tests.conftest import stored_counter, stored_ticket
 from tests.live import Bootstrap, LiveServer
 from tests.servers import scaled
 
@@ -28,8 +28,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 class Cli:
-    def __init__(self, server: str, home: Path, client: aioredis.Redis) -> None:
+    def __init__(self, server: str, home: Path, client: aioredis.Redis, redis_url: str) -> None:
         self.server = server
+        self.redis_url = redis_url
         self.env = {**os.environ, "XDG_CONFIG_HOME": str(home), "QMS_PASSWORD": PASSWORD}
         for name in ("QMS_TOKEN", "QMS_SERVER", "QMS_CENTER", "QMS_COUNTER"):
             self.env.pop(name, None)
@@ -44,18 +45,16 @@ class Cli:
         return done.stdout if code == 0 else done.stderr
 
     async def counter(self, counter: str) -> dict[str, str]:
-        key = keys.counter_key(CENTER, counter)
-        return await cast(Awaitable[dict[str, str]], self.redis.hgetall(key))
+        return await stored_counter(self.redis_url, CENTER, counter)
 
     async def ticket(self, ticket_id: str) -> dict[str, str]:
-        key = keys.ticket_key(CENTER, ticket_id)
-        return await cast(Awaitable[dict[str, str]], self.redis.hgetall(key))
+        return await stored_ticket(self.redis_url, CENTER, ticket_id)
 
 
 @pytest.fixture
 async def cli(live_server: LiveServer, tmp_path: Path) -> AsyncIterator[Cli]:
     client = aioredis.Redis.from_url(live_server.redis_url, decode_responses=True)
-    yield Cli(live_server.base_url, tmp_path, client)
+    yield Cli(live_server.base_url, tmp_path, client, live_server.redis_url)
     await client.aclose()
 
 
@@ -90,7 +89,7 @@ async def test_a_day_on_the_command_line(cli: Cli, live_server: LiveServer,
     assert "Chứng thực bản sao, chữ ký: 2 chờ / waiting" in status
 
     assert f"Mời số {t1['number']} đến quầy 1" in await cli.run("next", "--counter", "1")
-    assert (await cli.counter("1"))["tk"] == t1["id"]
+    assert (await cli.counter("1"))["ticket"] == t1["id"]
     assert "Đã gọi lại số" in await cli.run("recall", "--counter", "1")
     assert (await cli.ticket(t1["id"]))["recalls"] == "1"
     assert f"Đang phục vụ số {t1['number']}" in await cli.run("start", "--counter", "1")
@@ -99,7 +98,7 @@ async def test_a_day_on_the_command_line(cli: Cli, live_server: LiveServer,
     assert (await cli.ticket(t1["id"]))["status"] == "done"
 
     await cli.run("call", t3["number"], "--counter", "1")        # by its number, out of order
-    assert (await cli.counter("1"))["tk"] == t3["id"]
+    assert (await cli.counter("1"))["ticket"] == t3["id"]
     assert "vắng mặt" in await cli.run("no-show", "--counter", "1")
     assert (await cli.ticket(t3["id"]))["status"] == "no_show"
 
@@ -109,7 +108,7 @@ async def test_a_day_on_the_command_line(cli: Cli, live_server: LiveServer,
     moved = await cli.ticket(t2["id"])
     new = await cli.ticket(moved["to"])
     assert out.startswith(f"Đã chuyển số {t2['number']} sang Đất đai, quầy 2: số mới ")
-    assert (moved["status"], new["service"], new["tc"], new["note"]) == (
+    assert (moved["status"], new["service"], new["target_counter"], new["note"]) == (
         "transferred", "land", "2", "Hồ sơ đất đai")
 
     assert "tạm dừng: Nghỉ giải lao" in await cli.run("pause", "break", "--counter", "1")
@@ -199,4 +198,4 @@ async def test_a_retried_action_carries_the_same_key_and_acts_once(
     assert f"Mời số {tickets[0]['number']} đến quầy 3" in out
     assert len(keys_seen) == 2 and keys_seen[0] == keys_seen[1] and len(keys_seen[0]) == 36
     assert (await cli.ticket(tickets[1]["id"]))["status"] == "waiting"
-    assert (await cli.counter("3"))["tk"] == tickets[0]["id"]
+    assert (await cli.counter("3"))["ticket"] == tickets[0]["id"]

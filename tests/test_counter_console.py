@@ -21,6 +21,8 @@ from playwright import async_api
 from playwright.async_api import Browser, BrowserContext, Locator, Page, expect
 
 from queue_server import keys
+from queue_server.records import event_view
+from tests.conftest import stored_counter, stored_ticket
 from tests.live import SECRET, Bootstrap, LiveServer
 from tests.servers import scaled
 
@@ -30,7 +32,6 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 PASSWORD = "matkhau123"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
-Hash = Awaitable[dict[str, str]]
 expect.set_options(timeout=scaled(10) * 1000)
 
 
@@ -68,10 +69,10 @@ class Site:
         return ticket
 
     async def counter(self, center: str, counter: str) -> dict[str, str]:
-        return await cast(Hash, self.redis.hgetall(keys.counter_key(center, counter)))
+        return await stored_counter(self.server.redis_url, center, counter)
 
     async def ticket(self, center: str, ticket_id: str) -> dict[str, str]:
-        return await cast(Hash, self.redis.hgetall(keys.ticket_key(center, ticket_id)))
+        return await stored_ticket(self.server.redis_url, center, ticket_id)
 
     async def queue(self, center: str, service: str) -> list[str]:
         zrange = self.redis.zrange(keys.center_key(center, "queue", service), 0, -1)
@@ -80,7 +81,7 @@ class Site:
     async def events(self, center: str, kind: str) -> list[dict[str, Any]]:
         async with aioredis.Redis.from_url(self.server.redis_url) as raw:
             entries = cast(list[Any], await raw.xrange(keys.center_stream_key(center)))
-        decoded = [msgpack.unpackb(fields[b"d"], raw=False) for _, fields in entries]
+        decoded = [event_view(msgpack.unpackb(fields[b"d"]), center) for _, fields in entries]
         return [event for event in decoded if event["type"] == kind]
 
 
@@ -148,7 +149,7 @@ async def test_a_full_day_at_the_counter(browser: Browser, site: Site) -> None:
 
     await button(page, "call-next").click()                           # call
     await expect(page.locator("#current-number")).to_have_text(first["number"])
-    assert (await site.counter(center, "1"))["tk"] == first["id"]
+    assert (await site.counter(center, "1"))["ticket"] == first["id"]
     assert (await site.ticket(center, first["id"]))["status"] == "called"
     await shot(page, "counter-02-called")
 
@@ -161,7 +162,7 @@ async def test_a_full_day_at_the_counter(browser: Browser, site: Site) -> None:
     await button(page, "complete").click()                            # complete
     await expect(page.locator("#notice")).to_contain_text(f"Đã hoàn thành số {first['number']}")
     assert (await site.ticket(center, first["id"]))["status"] == "done"
-    assert (await site.counter(center, "1"))["tk"] == ""
+    assert (await site.counter(center, "1"))["ticket"] == ""
     await expect(page.locator("#day-served")).to_have_text("1")
 
     await button(page, "call-next").click()                           # no-show
@@ -202,7 +203,7 @@ async def test_a_full_day_at_the_counter(browser: Browser, site: Site) -> None:
     row = page.locator(f"li[data-ticket='{chosen['id']}'] button[data-call]")
     await row.click()                                                 # call a chosen ticket
     await expect(page.locator("#current-number")).to_have_text(chosen["number"])
-    assert (await site.counter(center, "1"))["tk"] == chosen["id"]
+    assert (await site.counter(center, "1"))["ticket"] == chosen["id"]
     for action, ready in (("start", "complete"), ("complete", "call-next")):
         await button(page, action).click()
         await expect(button(page, ready)).to_be_enabled()
@@ -231,7 +232,7 @@ async def test_two_counters_calling_at_once_get_different_tickets(
     await expect(page_a.locator("#current-number")).to_have_text(re.compile(r"^B\d{3}$"))
     await expect(page_b.locator("#current-number")).to_have_text(re.compile(r"^B\d{3}$"))
     shown = {await page_a.inner_text("#current-number"), await page_b.inner_text("#current-number")}
-    held = {(await site.counter(center, "1"))["tk"], (await site.counter(center, "2"))["tk"]}
+    held = {(await site.counter(center, c))["ticket"] for c in ("1", "2")}
     assert len(shown) == 2 and len(held) == 2
     assert held == {tickets[0]["id"], tickets[1]["id"]}
     assert {(await site.ticket(center, t))["status"] for t in held} == {"called"}
@@ -388,7 +389,7 @@ async def test_an_expired_login_returns_to_login_and_reoffers_the_action(
     await expect(page.locator("#username")).to_have_value(staff)
     await shot(page, "counter-09-expired")
     assert (await site.ticket(center, ticket["id"]))["status"] == "waiting"
-    assert (await site.counter(center, "5"))["tk"] == ""
+    assert (await site.counter(center, "5"))["ticket"] == ""
 
     await page.fill("#password", PASSWORD)
     await page.click("#login-button")
@@ -396,6 +397,6 @@ async def test_an_expired_login_returns_to_login_and_reoffers_the_action(
     await shot(page, "counter-10-reoffered")
     await page.click("#reoffer-do")
     await expect(page.locator("#current-number")).to_have_text(ticket["number"])
-    assert (await site.counter(center, "5"))["tk"] == ticket["id"]
+    assert (await site.counter(center, "5"))["ticket"] == ticket["id"]
     await context.close()
     assert errors == []

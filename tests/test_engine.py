@@ -17,6 +17,7 @@ from queue_server.errors import (
     UnknownService,
     UnknownTicket,
 )
+from queue_server.records import event_view
 from queue_server.rules.clock import local_day
 from queue_server.rules.states import CounterState, TicketStatus
 from tests.conftest import flat_pairs, shift_clock
@@ -227,16 +228,21 @@ async def test_events_metrics_and_snapshot(any_engine: Engine) -> None:
     await any_engine.start(C, "1", "an")
     await any_engine.complete(C, "1", "an")
     events = await client.xrange(keys.center_stream_key(C))
-    kinds = [msgpack.unpackb(fields[b"d"])["type"] for _, fields in events]
+    views = [event_view(msgpack.unpackb(fields[b"d"]), C) for _, fields in events]
+    kinds = [view["type"] for view in views]
     assert kinds == ["counter_opened", "issued", "called", "started", "completed"]
-    called = msgpack.unpackb(events[2][1][b"d"])
+    called = views[2]
     assert called["ticket"]["number"] == t.number and called["counter"]["id"] == "1"
+    assert called["totals"] == {"waiting": 0, "called": 1, "serving": 0}
+    assert called["waiting"] == {"results": 0} and views[1]["waiting"] == {"results": 1}
     metrics = flat_pairs(
         (await any_engine.snapshot(C, metrics=True))["metrics"]
     )
     assert metrics["issued|results|kiosk|pregnant"] == "1"
-    assert metrics["served|results"] == "1" and metrics["s_served|an"] == "1"
+    # Calls and completions are their histograms' counts: no field of their own.
+    assert "served|results" not in metrics and "calls|results" not in metrics
     assert metrics["wait|results|b1"] == "1" and metrics["svc|results|b1"] == "1"
+    assert metrics["s_svc|an|b1"] == "1"
     snap = await any_engine.snapshot(C, tickets_per_queue=3, day=True, recent=True)
     assert snap["last_id"] == events[-1][0].decode()
     assert snap["recent"][0]["number"] == t.number

@@ -20,7 +20,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 from queue_server.engine import Engine
 from queue_server.errors import QmsError
-from queue_server.keys import center_key
+from queue_server.keys import center_prefix
 from queue_server.models import Ticket
 from queue_server.province import Province
 from queue_server.rules.center_model import CenterModel, ModelTicket
@@ -250,6 +250,10 @@ class EngineMatchesModel(RuleBasedStateMachine):
 
     # ------------------------------------------------------------------ invariants
 
+    def zcard(self, suffix: str) -> int:
+        key = center_prefix(CENTER) + suffix
+        return int(self.run(self.engine.runner.client.zcard(key)))
+
     @invariant()
     def counters_and_tickets_agree(self) -> None:
         snapshot = self.run(self.engine.snapshot(CENTER))
@@ -258,14 +262,20 @@ class EngineMatchesModel(RuleBasedStateMachine):
             assert (counter["state"], counter["staff"], counter["ticket"], counter["streak"]) == (
                 expected.state.value, expected.staff, expected.ticket, expected.streak)
             assert counter["services"] == ",".join(expected.services)
-        live = self.run(self.engine.runner.client.hgetall(center_key(CENTER, "live")))
         for service in snapshot["services"]:
             assert service["waiting"] == self.model.waiting(service["id"])
-            # The counts the scripts keep incrementally agree with the queues and counters.
-            assert int(live.get(f"w:{service['id']}".encode(), 0)) == service["waiting"]
+            # The counts the scripts keep incrementally agree with the queues themselves.
+            assert [service["normal"], service["appointment"], service["priority"]] == [
+                self.zcard(suffix + service["id"]) for suffix in ("q:", "qa:", "qp:")]
             open_here = sum(1 for c in self.model.counters.values()
                             if c.state.value == "open" and service["id"] in c.services)
             assert service["load"]["active"] == open_here
+        for counter in snapshot["counters"]:
+            assert counter["queued"] == self.zcard(f"qk:{counter['id']}") + self.zcard(
+                f"qkp:{counter['id']}")
+        statuses = Counter(t.status.value for t in self.model.tickets.values())
+        assert snapshot["totals"] == {name: statuses[name]
+                                      for name in ("waiting", "called", "serving")}
         for ticket_id in self.ids[-3:]:
             state = self.run(self.engine.ticket(ticket_id))
             assert state.ticket.status == self.model.tickets[ticket_id].status

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -251,17 +252,21 @@ async def test_collector_equals_the_engine_counts(engine: Engine) -> None:
 
 
 async def test_every_hash_field_is_exported(engine: Engine) -> None:
-    """Nothing the scripts count is lost: each counter field of the raw hash is one series."""
+    """Nothing the scripts count is lost: each counter field of the raw hash is one series, and
+    each histogram's buckets add up to its count and to the counter that is that count
+    (calls, completions, a person's completions: the scripts keep only the buckets)."""
     await drive_scenario(engine)
     series = await scrape(engine)
     raw = flat_pairs((await engine.snapshot(A, metrics=True))["metrics"])
-    names = {"issued": "qms_tickets_issued_total", "calls": "qms_calls_total",
-             "recalls": "qms_recalls_total", "served": "qms_served_total",
+    names = {"issued": "qms_tickets_issued_total", "recalls": "qms_recalls_total",
              "noshow": "qms_no_shows_total", "transfers": "qms_transfers_total",
-             "cancels": "qms_cancellations_total", "s_served": "qms_staff_served_total",
-             "s_recalls": "qms_staff_recalls_total", "s_noshow": "qms_staff_no_shows_total"}
+             "cancels": "qms_cancellations_total", "s_recalls": "qms_staff_recalls_total",
+             "s_noshow": "qms_staff_no_shows_total"}
+    histograms = {"wait": ("qms_wait_seconds", "qms_calls_total", "service"),
+                  "svc": ("qms_service_seconds", "qms_served_total", "service"),
+                  "s_svc": ("qms_staff_service_seconds", "qms_staff_served_total", "staff")}
     labels = {"issued": ("service", "channel", "priority")}
-    checked = 0
+    checked, buckets = 0, Counter[tuple[str, str]]()
     for field, count in raw.items():
         prefix, *values = field.split("|")
         if prefix in names:
@@ -269,10 +274,13 @@ async def test_every_hash_field_is_exported(engine: Engine) -> None:
             assert value(series, names[prefix], center=A, **dict(zip(keys_, values, strict=True))
                          ) == int(count), field
             checked += 1
-        elif prefix in ("wait", "svc") and values[1] == "n":
-            name = "qms_wait_seconds" if prefix == "wait" else "qms_service_seconds"
-            assert value(series, name + "_count", center=A, service=values[0]) == int(count)
-            checked += 1
+        elif prefix in histograms and values[1].startswith("b"):
+            buckets[prefix, values[0]] += int(count)
+    for (prefix, label), count in buckets.items():
+        histogram, counter, label_name = histograms[prefix]
+        assert value(series, histogram + "_count", center=A, **{label_name: label}) == count
+        assert value(series, counter, center=A, **{label_name: label}) == count
+        checked += 1
     assert checked >= 12
 
 

@@ -74,7 +74,7 @@ async def test_supervisor_runs_the_center(browser: Browser, site: Site) -> None:
     await page.check("#services-list input[value='land']")
     await page.click("#services-ok")
     await expect(rows.nth(0)).to_contain_text("Đất đai")
-    assert (await site.counter(center, "1"))["svcs"] == "results,land"
+    assert (await site.counter(center, "1"))["services"] == "results,land"
     await expect(page_a.locator("section.queue[data-service='land']")).to_have_count(1)
     await expect(page_a.locator("section.queue[data-service='certification']")).to_have_count(0)
 
@@ -189,8 +189,8 @@ async def test_other_screens_actions_show_at_once(browser: Browser, site: Site) 
     await expect(page.locator("#notice")).to_contain_text("quầy khác vừa gọi")
     await expect(page.locator(f"li[data-ticket='{tickets[1]['id']}']")).to_have_count(0)
     await shot(page, "counter-11-taken-by-another")
-    assert (await site.counter(center, "1"))["tk"] == ""
-    assert (await site.counter(center, "2"))["tk"] == tickets[1]["id"]
+    assert (await site.counter(center, "1"))["ticket"] == ""
+    assert (await site.counter(center, "2"))["ticket"] == tickets[1]["id"]
     await ctx_b.close()
     await context.close()
     assert errors == []

@@ -3,13 +3,13 @@
 Every frame is a map with ``type`` and ``id`` (the stream id it is current to):
 
 - ``snapshot``: ``{"type", "id", "snapshot"}`` — the first frame, and after a resync;
-- ``event``: ``{"type", "id", "event"}`` — one transition, exactly as the script wrote it;
+- ``event``: ``{"type", "id", "event"}`` — one transition (the script's compact record,
+  records.event_view, as a map);
 - ``ticket``: ``{"type", "id", "ticket"}`` — a citizen's ticket state (ticket channel);
 - ``heartbeat``: ``{"type", "id", "at"}`` — every few seconds, so a client can tell a quiet
   hall from a dead link.
 
-An event is encoded once per process, whatever the number of sockets: the msgpack frame
-embeds the stream's bytes as they are (no decode, no re-encode).
+An event is decoded and encoded once per process, whatever the number of sockets.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from functools import lru_cache
 from typing import Any
 
 import msgpack
+
+from queue_server.records import event_view
 
 MSGPACK = "qms.msgpack"
 JSON = "qms.json"
@@ -44,13 +46,14 @@ class StreamEvent:
     @property
     def data(self) -> dict[str, Any]:
         if self._decoded is None:
-            self._decoded = msgpack.unpackb(self.raw, raw=False)
+            self._decoded = event_view(msgpack.unpackb(self.raw), self.center)
         return self._decoded
 
     def frame(self, fmt: str) -> bytes | str:
         if fmt == MSGPACK:
             if self._msgpack is None:
-                self._msgpack = _EVENT_HEAD + msgpack.packb(self.id) + _EVENT_KEY + self.raw
+                self._msgpack = (_EVENT_HEAD + msgpack.packb(self.id) + _EVENT_KEY
+                                 + msgpack.packb(self.data))
             return self._msgpack
         if self._json is None:
             self._json = json.dumps({"type": "event", "id": self.id, "event": self.data},

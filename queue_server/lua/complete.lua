@@ -1,29 +1,23 @@
 -- Complete the ticket in hand: ARGV[3] counter, [4] staff.
-local replayed = begin()
+local replayed = replay()
 if replayed then return replayed end
+local m = settings()
 local c = load_counter(ARGV[3])
 require_holder(c, ARGV[4])
 local t = held_ticket(c, 'serving', 'complete')
-local now = now_ms()
-account(c, now)
-c.tk = ''
-save_counter(c, now)
-t.status, t.ended = 'done', now
-set_ticket(t, 'status', 'done', 'ended', now)
-live('serving', -1)
-local served = now - tonumber(t.started)
-observe('svc', t.service, served, SERVICE_BOUNDS)
-inc('served|' .. t.service)
-day_inc(now, 'served')
-day_inc(now, 'svc_ms:' .. t.service, served)
-day_inc(now, 'svc_n:' .. t.service)
-if t.staff ~= '' then
-  inc('s_served|' .. t.staff)
-  observe('s_svc', t.staff, served, SERVICE_BOUNDS)
-  local staff = 'st:' .. t.staff .. ':'
-  day_inc(now, staff .. 'served')
-  day_inc(now, staff .. 'svc_ms', served)
-  day_inc(now, staff .. 'wait_ms', tonumber(t.called) - wait_start(t))
+local now = now_ms(m)
+local staff, service = t[TF.staff], t[TF.service]
+release_ticket(c, now)
+t[TF.status], t[TF.ended] = 'done', now
+local tb, cb = save_ticket(t), save_counter(c)
+local served = now - t[TF.started]
+local day = local_day(now)
+observe('svc', service, served, SERVICE_BOUNDS)
+day_inc(day, 'sv:' .. service, int(1 + served * DAY_PAIR))
+-- Per staff: who called the ticket (its time in hand went to whoever held the counter).
+if staff ~= '' then
+  observe('s_svc', staff, served, SERVICE_BOUNDS)
+  day_inc(day, 'st:' .. staff .. ':sv', int(1 + served * DAY_PAIR))
+  day_inc(day, 'st:' .. staff .. ':wait_ms', int(t[TF.called] - wait_start(t)))
 end
-local event = emit('completed', now, {ticket = ticket_view(t), counter = counter_view(c)})
-return finish({ticket = ticket_view(t), counter = counter_view(c), event = event})
+return finish(emit(m, 'completed', now, tb, cb, totals(-TOT.serving)))

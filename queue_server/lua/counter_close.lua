@@ -1,18 +1,19 @@
 -- Close a counter and release its staff member: ARGV[3] counter, [4] staff.
-local replayed = begin()
+local replayed = replay()
 if replayed then return replayed end
+local m = settings()
 local c = load_counter(ARGV[3])
 require_holder(c, ARGV[4])
-if c.state == 'closed' then
-  fail('counter-state', 'counter ' .. c.id .. ' is already closed')
+if c[CF.state] == 'closed' then
+  fail('counter-state', 'counter ' .. c[CF.id] .. ' is already closed')
 end
-if c.tk ~= '' then
-  fail('counter-state', 'counter ' .. c.id .. ' has ticket ' .. c.tk .. ' in hand: finish it first')
+if c[CF.ticket] ~= '' then
+  fail('counter-state', 'counter ' .. c[CF.id] .. ' has ticket ' .. c[CF.ticket]
+    .. ' in hand: finish it first')
 end
-local now = now_ms()
-account(c, now)
-if c.state == 'open' then set_active(c, -1) end
-c.state, c.staff, c.reason, c.streak = 'closed', '', '', 0
-save_counter(c, now)
-local event = emit('counter_closed', now, {counter = counter_view(c)})
-return finish({counter = counter_view(c), event = event})
+local now = now_ms(m)
+book_state_time(c, now)
+if c[CF.state] == 'open' then set_active(c, -1) end
+c[CF.state], c[CF.staff], c[CF.reason], c[CF.streak], c[CF.since] =
+  'closed', '', '', 0, whole_second(now)
+return finish(emit(m, 'counter_closed', now, nil, save_counter(c)))

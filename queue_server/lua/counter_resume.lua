@@ -1,15 +1,14 @@
 -- Resume a paused counter: ARGV[3] counter, [4] staff.
-local replayed = begin()
+local replayed = replay()
 if replayed then return replayed end
+local m = settings()
 local c = load_counter(ARGV[3])
 require_holder(c, ARGV[4])
-if c.state ~= 'paused' then
-  fail('counter-state', 'counter ' .. c.id .. ' is ' .. c.state .. ', not paused')
+if c[CF.state] ~= 'paused' then
+  fail('counter-state', 'counter ' .. c[CF.id] .. ' is ' .. c[CF.state] .. ', not paused')
 end
-local now = now_ms()
-account(c, now)
+local now = now_ms(m)
+book_state_time(c, now)
 set_active(c, 1)
-c.state, c.reason = 'open', ''
-save_counter(c, now)
-local event = emit('counter_resumed', now, {counter = counter_view(c)})
-return finish({counter = counter_view(c), event = event})
+c[CF.state], c[CF.reason], c[CF.since] = 'open', '', whole_second(now)
+return finish(emit(m, 'counter_resumed', now, nil, save_counter(c)))

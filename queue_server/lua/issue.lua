@@ -1,27 +1,59 @@
 -- Issue a ticket: ARGV[3] service, [4] channel, [5] priority category or '',
 -- [6] appointment epoch ms or 0, [7] '1' to book (not yet arrived), [8] token hash.
-local replayed = begin()
+-- Answers {event id, event, people ahead (-1 if booked), open counters serving the service,
+-- today's 'count + ms' of its completions, its typical seconds, now}: what the kiosk prints.
+local replayed = replay()
 if replayed then return replayed end
 local service, channel, prio = ARGV[3], ARGV[4], ARGV[5]
-local appt, booked, token_hash = tonumber(ARGV[6]), ARGV[7] == '1', ARGV[8]
-require_service(service)
-if not in_list('kiosk,online,appointment', channel) then
+local appt, booked = tonumber(ARGV[6]), ARGV[7] == '1'
+local m = settings('s:' .. service, 'p:' .. prio, 'window_ms')
+if not m[3] then
+  fail('unknown-service', 'unknown service ' .. service .. ' at center ' .. center_id())
+end
+if channel ~= 'kiosk' and channel ~= 'online' and channel ~= 'appointment' then
   fail('invalid-input', 'channel must be kiosk, online or appointment, got ' .. channel)
 end
-if prio ~= '' and not in_list(META.prios, prio) then
-  fail('invalid-input', 'priority category must be one of ' .. META.prios .. ', got ' .. prio)
+if prio ~= '' and not m[4] then
+  fail('invalid-input', 'priority category must be one of '
+    .. redis.call('HGET', KEYS[1], 'prios') .. ', got ' .. prio)
 end
 if appt == nil or appt < 0 then
   fail('invalid-input', 'appointment must be epoch milliseconds >= 0, got ' .. ARGV[6])
 end
 if booked and appt == 0 then fail('invalid-input', 'a booking needs an appointment time') end
 
-local now = now_ms()
-local t = create_ticket(now, service, channel, prio, now, appt, booked and 'booked' or 'waiting',
-  {th = token_hash})
-if booked then redis.call('ZADD', K.booked(), appt, t.id) else enqueue(t) end
-local view = ticket_view(t)
-local event = emit('issued', now, {ticket = view}, {service})
--- The kiosk prints the estimated wait: answer it here rather than in a second round trip.
-return finish({ticket = view, event = event, ahead = people_ahead(t, now),
-  load = service_load(service, '', now)})
+local now = now_ms(m)
+local day = local_day(now)
+local field = 'w:' .. service
+local reply, ahead, counts
+if booked then
+  local t, tb = create_ticket(now, day, service, m[3], channel, prio, now, appt, 'booked', '',
+    '', '', ARGV[8])
+  redis.call('ZADD', K.booked(), ARGV[6], t[TF.id])
+  counts = redis.call('HGET', K.live(), field) or '0'
+  reply = emit(m, 'issued', now, tb, nil, nil, nil)
+  ahead = -1
+else
+  local unit = prio ~= '' and SQ.P or (appt > 0 and SQ.A or SQ.N)
+  counts = take_place(field, unit)  -- first: a full queue refuses before any write
+  local t, tb = create_ticket(now, day, service, m[3], channel, prio, now, appt, 'waiting', '',
+    '', '', ARGV[8])
+  redis.call('ZADD', prio ~= '' and K.queue_priority(service) or (appt > 0 and
+    K.queue_appointment(service) or K.queue(service)), appt > 0 and prio == '' and ARGV[6]
+    or int(now), t[TF.id])
+  reply = emit(m, 'issued', now, tb, nil, totals(TOT.waiting), waiting_of(service, counts))
+  -- The newest arrival of its queue: behind everyone in it, and a normal ticket also behind
+  -- the priority tickets and the appointments due (as people_ahead counts them).
+  ahead = math.floor(counts / unit) % (CLASS_MAX + 1) - 1
+  if prio == '' then
+    ahead = ahead + math.floor(counts / SQ.P) % (CLASS_MAX + 1)
+    if appt == 0 and math.floor(counts / SQ.A) % (CLASS_MAX + 1) > 0 then
+      ahead = ahead + redis.call('ZCOUNT', K.queue_appointment(service), '-inf',
+        int(now + tonumber(m[5])))
+    end
+  end
+end
+reply[3], reply[4] = ahead, math.floor(counts / SQ.active)
+reply[5] = redis.call('HGET', K.day(day), 'sv:' .. service) or '0'
+reply[6], reply[7] = typical_of(m[3]), now
+return finish(reply)

@@ -1,65 +1,73 @@
 -- A consistent picture of one center, with the stream id it is current to (so a display can
 -- resume from there): ARGV[3] tickets listed per queue (0 = counts only), [4] '1' to add the
--- metrics hash, [5] '1' to add today's totals, [6] '1' to add the recent calls. Read-only.
+-- metrics hash, [5] '1' to add today's totals and numbering, [6] '1' to add the recent calls.
+-- Read-only. Counts come as the scripts keep them (records.py); engine.py decodes them.
 local RECENT_LOOKBACK = 500
-load_meta()
-local now = now_ms()
+local m = settings('name', 'target_s', 'counters', 'services', 'recent_n')
+local now = now_ms(m)
+local day = local_day(now)
 local limit = tonumber(ARGV[3])
-local last = redis.call('XREVRANGE', K.events(), '+', '-', 'COUNT', 1)
-local live_totals = redis.call('HMGET', K.live(), 'waiting', 'called', 'serving')
-local out = {center = CENTER, name = META.name, now = now, target_s = META.target_s,
+local last = redis.call('XREVRANGE', K.events(), '+', '-', 'COUNT', '1')
+local out = {center = center_id(), name = m[3], now = now, target_s = tonumber(m[4]),
   last_id = last[1] and last[1][1] or '0-0', counters = {}, services = {}, recent = {},
-  totals = {waiting = tonumber(live_totals[1] or '0'), called = tonumber(live_totals[2] or '0'),
-    serving = tonumber(live_totals[3] or '0')}}
+  totals = redis.call('HGET', K.live(), 'tot') or '0'}
 
 local function listed(key, queue_class)
   if limit <= 0 then return {} end
   local rows = {}
-  for _, id in ipairs(redis.call('ZRANGE', key, 0, limit - 1)) do
-    local v = redis.call('HMGET', K.ticket(id), 'number', 'prio', 'arrived', 'appt', 'service',
-      'note')
-    rows[#rows + 1] = {id = id, number = v[1], priority = v[2], arrived = tonumber(v[3]),
-      appt = tonumber(v[4]), service = v[5], note = v[6], queue = queue_class}
+  for _, id in ipairs(redis.call('ZRANGE', key, '0', int(limit - 1))) do
+    local t = load_ticket(id)
+    rows[#rows + 1] = {id = id, number = t[TF.number], priority = t[TF.priority],
+      arrived = t[TF.arrived], appt = t[TF.appt], service = t[TF.service], note = t[TF.note],
+      queue = queue_class}
   end
   return rows
 end
 
 local function head_arrival(key, by_arrival)
-  local head = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+  local head = redis.call('ZRANGE', key, '0', '0', 'WITHSCORES')
   if not head[1] then return nil end
   if by_arrival then return tonumber(head[2]) end
-  return tonumber(redis.call('HGET', K.ticket(head[1]), 'arrived'))
+  return load_ticket(head[1])[TF.arrived]
 end
 
-for _, id in ipairs(split(META.counters)) do
-  local c = load_counter(id)
-  local view = counter_view(c)
-  view.name = redis.call('HGET', K.counter(id), 'name')
-  view.streak = c.streak
-  if c.tk ~= '' then
-    local v = redis.call('HMGET', K.ticket(c.tk), 'number', 'prio', 'status', 'called', 'started',
-      'service', 'issued', 'arrived')
-    view.current = {id = c.tk, number = v[1], priority = v[2], status = v[3],
-      called = tonumber(v[4]), started = tonumber(v[5]), service = v[6], issued = tonumber(v[7]),
-      arrived = tonumber(v[8])}
+local ids = split(m[5])
+local counter_keys = {}
+for i, id in ipairs(ids) do counter_keys[i] = K.counter(id) end
+local records = redis.call('MGET', unpack(counter_keys))
+local names = redis.call('HMGET', KEYS[1], unpack((function()
+  local fields = {}
+  for i, id in ipairs(ids) do fields[i] = 'k:' .. id end
+  return fields
+end)()))
+for i, id in ipairs(ids) do
+  local c = cmsgpack.unpack(records[i])
+  local view = {id = id, state = c[CF.state], staff = c[CF.staff], ticket = c[CF.ticket],
+    reason = c[CF.reason], since = c[CF.since], services = table.concat(c[CF.services], ','),
+    name = names[i], streak = c[CF.streak], held_since = c[CF.held_since],
+    queued = redis.call('HGET', K.live(), 'q:' .. id) or '0'}
+  if c[CF.ticket] ~= '' then
+    local t = load_ticket(c[CF.ticket])
+    view.current = {id = c[CF.ticket], number = t[TF.number], priority = t[TF.priority],
+      status = t[TF.status], called = t[TF.called], started = t[TF.started],
+      service = t[TF.service], issued = t[TF.issued], arrived = t[TF.arrived]}
   end
-  view.queued = redis.call('ZCARD', K.counter_queue(id))
-    + redis.call('ZCARD', K.counter_queue_priority(id))
   view.tickets = listed(K.counter_queue_priority(id), 'P')
   for _, row in ipairs(listed(K.counter_queue(id), 'N')) do view.tickets[#view.tickets + 1] = row end
   out.counters[#out.counters + 1] = view
 end
 
-for _, service in ipairs(split(META.services)) do
+for _, service in ipairs(split(m[6])) do
   local q, qp, qa = K.queue(service), K.queue_priority(service), K.queue_appointment(service)
   local oldest = nil
   for _, arrival in ipairs({head_arrival(q, true) or false, head_arrival(qp, true) or false,
     head_arrival(qa, false) or false}) do
     if arrival and (oldest == nil or arrival < oldest) then oldest = arrival end
   end
-  local row = {id = service, normal = redis.call('ZCARD', q), priority = redis.call('ZCARD', qp),
-    appointment = redis.call('ZCARD', qa), oldest = oldest or 0,
-    load = service_load(service, '', now), tickets = listed(qp, 'P')}
+  local counts, done_today = service_load(service, day)
+  local row = {id = service, counts = counts, done_today = done_today, oldest = oldest or 0,
+    typical_s = tonumber(typical_of(redis.call('HGET', KEYS[1], 's:' .. service))),
+    tickets = listed(qp, 'P')}
   for _, r in ipairs(listed(qa, 'A')) do row.tickets[#row.tickets + 1] = r end
   for _, r in ipairs(listed(q, 'N')) do row.tickets[#row.tickets + 1] = r end
   out.services[#out.services + 1] = row
@@ -68,16 +76,22 @@ end
 -- The last calls come from the stream itself (nothing extra to write on every call); looking
 -- back a bounded number of events keeps this cheap.
 if ARGV[6] == '1' then
-  for _, entry in ipairs(redis.call('XREVRANGE', K.events(), '+', '-', 'COUNT', RECENT_LOOKBACK)) do
+  local wanted = tonumber(m[7])
+  for _, entry in ipairs(redis.call('XREVRANGE', K.events(), '+', '-', 'COUNT',
+      int(RECENT_LOOKBACK))) do
     local e = cmsgpack.unpack(entry[2][2])
-    if (e.type == 'called' or e.type == 'recalled') and e.ticket and e.counter then
-      out.recent[#out.recent + 1] = {number = e.ticket.number, counter = e.counter.id,
-        service = e.ticket.service, priority = e.ticket.priority, at = e.at, type = e.type,
-        id = e.ticket.id}
-      if #out.recent >= META.recent_n then break end
+    local kind, t, c = e[1], e[3], e[4]
+    if (kind == 'called' or kind == 'recalled') and t and c then
+      out.recent[#out.recent + 1] = {number = t[TF.number], counter = c[CF.id],
+        service = t[TF.service], priority = t[TF.priority], at = e[2], type = kind,
+        id = t[TF.id]}
+      if #out.recent >= wanted then break end
     end
   end
 end
 if ARGV[4] == '1' then out.metrics = redis.call('HGETALL', K.metrics()) end
-if ARGV[5] == '1' then out.day = redis.call('HGETALL', K.day(local_day(now))) end
+if ARGV[5] == '1' then
+  out.day = redis.call('HGETALL', K.day(day))
+  out.numbered = redis.call('HGETALL', K.seq(day))
+end
 return cmsgpack.pack(out)

@@ -1,13 +1,11 @@
 -- Start serving the ticket in hand: ARGV[3] counter, [4] staff.
-local replayed = begin()
+local replayed = replay()
 if replayed then return replayed end
-local c = load_counter(ARGV[3])
+local m = settings()
+local c, packed_counter = load_counter(ARGV[3])
 require_holder(c, ARGV[4])
 local t = held_ticket(c, 'called', 'start')
-local now = now_ms()
-t.status, t.started = 'serving', now
-set_ticket(t, 'status', 'serving', 'started', now)
-live('called', -1)
-live('serving', 1)
-local event = emit('started', now, {ticket = ticket_view(t), counter = counter_view(c)})
-return finish({ticket = ticket_view(t), counter = counter_view(c), event = event})
+local now = now_ms(m)
+t[TF.status], t[TF.started] = 'serving', now
+return finish(emit(m, 'started', now, save_ticket(t), packed_counter,
+  totals(TOT.serving - TOT.called)))

@@ -1,40 +1,70 @@
 -- Write a center's configuration for the scripts (ARGV[3]: JSON). Live counter state is kept:
--- a counter that exists keeps its state and services; a new one starts closed.
+-- a counter that exists keeps its state and services; a new one starts closed. The counts
+-- the scripts keep incrementally (records.py) are recounted from the queues, counters and
+-- tickets themselves, so a restart heals any drift.
 local cfg = cjson.decode(ARGV[3])
+-- The fields every call reads come first: a small hash is searched from its start.
+local fields = {'maxlen', cfg.maxlen, 'clock', redis.call('HGET', K.meta(), 'clock') or '0',
+  'max_in_row', cfg.max_in_row, 'window_ms', cfg.window_ms, 'max_recalls', cfg.max_recalls}
 local service_ids, counter_ids = {}, {}
-local fields = {'name', cfg.name, 'max_in_row', cfg.max_in_row, 'window_ms', cfg.window_ms,
-  'max_recalls', cfg.max_recalls, 'maxlen', cfg.maxlen, 'recent_n', cfg.recent_n,
-  'idem_ttl', cfg.idem_ttl, 'target_s', cfg.target_s, 'prios', table.concat(cfg.prios, ','),
-  'reasons', table.concat(cfg.reasons, ',')}
 for _, s in ipairs(cfg.services) do
   service_ids[#service_ids + 1] = s.id
-  for _, v in ipairs({'svc:' .. s.id .. ':prefix', s.prefix, 'svc:' .. s.id .. ':typical',
-    s.typical_s}) do fields[#fields + 1] = v end
-end
-for _, c in ipairs(cfg.counters) do counter_ids[#counter_ids + 1] = c.id end
-for _, v in ipairs({'services', table.concat(service_ids, ','), 'counters',
-  table.concat(counter_ids, ',')}) do fields[#fields + 1] = v end
-redis.call('DEL', K.meta())
-redis.call('HSET', K.meta(), unpack(fields))
--- Recount what the scripts keep incrementally (waiting per service, open counters per
--- service) from the queues and counters themselves: a restart heals any drift.
-for _, s in ipairs(cfg.services) do
-  local w = redis.call('ZCARD', K.queue(s.id)) + redis.call('ZCARD', K.queue_priority(s.id))
-    + redis.call('ZCARD', K.queue_appointment(s.id))
-  redis.call('HSET', K.live(), 'w:' .. s.id, w, 'a:' .. s.id, 0)
-end
-for _, c in ipairs(cfg.counters) do
-  if redis.call('EXISTS', K.counter(c.id)) == 0 then
-    redis.call('HSET', K.counter(c.id), 'state', 'closed', 'staff', '', 'tk', '', 'reason', '',
-      'since', 0, 'streak', 0, 'svcs', table.concat(c.services, ','), 'name', c.name)
-  else
-    redis.call('HSET', K.counter(c.id), 'name', c.name)
-    local state, svcs = unpack(redis.call('HMGET', K.counter(c.id), 'state', 'svcs'))
-    if state == 'open' then
-      for service in string.gmatch(svcs or '', '[^,]+') do
-        redis.call('HINCRBY', K.live(), 'a:' .. service, 1)
-      end
-    end
+  for _, v in ipairs({'s:' .. s.id, s.prefix .. ' ' .. s.typical_s}) do
+    fields[#fields + 1] = v
   end
 end
+for _, p in ipairs(cfg.prios) do fields[#fields + 1] = 'p:' .. p fields[#fields + 1] = '1' end
+for _, r in ipairs(cfg.reasons) do fields[#fields + 1] = 'r:' .. r fields[#fields + 1] = '1' end
+for _, c in ipairs(cfg.counters) do
+  counter_ids[#counter_ids + 1] = c.id
+  fields[#fields + 1] = 'k:' .. c.id
+  fields[#fields + 1] = c.name
+end
+for _, v in ipairs({'name', cfg.name, 'recent_n', cfg.recent_n, 'idem_ttl', cfg.idem_ttl,
+  'target_s', cfg.target_s, 'prios', table.concat(cfg.prios, ','),
+  'reasons', table.concat(cfg.reasons, ','), 'services', table.concat(service_ids, ','),
+  'counters', table.concat(counter_ids, ',')}) do fields[#fields + 1] = v end
+redis.call('DEL', K.meta())
+redis.call('HSET', K.meta(), unpack(fields))
+
+-- Counters: create the new ones; count the open ones per service and the tickets in hand.
+local active, in_hand = {}, {called = 0, serving = 0}
+for _, c in ipairs(cfg.counters) do
+  local raw = redis.call('GET', K.counter(c.id))
+  local record
+  if not raw then
+    record = {c.id, 'closed', '', '', '', 0, 0, c.services, 0}
+    redis.call('SET', K.counter(c.id), cmsgpack.pack(record))
+  else
+    record = cmsgpack.unpack(raw)
+  end
+  if record[CF.state] == 'open' then
+    for _, service in ipairs(record[CF.services]) do
+      active[service] = (active[service] or 0) + 1
+    end
+  end
+  if record[CF.ticket] ~= '' then
+    local t = redis.call('HGET', K.ticket(record[CF.ticket]), 'r')
+    local status = t and cmsgpack.unpack(t)[TF.status]
+    if in_hand[status] then in_hand[status] = in_hand[status] + 1 end
+  end
+  local queued = redis.call('ZCARD', K.counter_queue(c.id)) * KQ.N
+    + redis.call('ZCARD', K.counter_queue_priority(c.id)) * KQ.P
+  redis.call('HSET', K.live(), 'q:' .. c.id, string.format('%d', queued))
+end
+local waiting = 0
+for _, c in ipairs(cfg.counters) do
+  local q = tonumber(redis.call('HGET', K.live(), 'q:' .. c.id))
+  waiting = waiting + q % KQ.P + math.floor(q / KQ.P)
+end
+for _, s in ipairs(cfg.services) do
+  local n = redis.call('ZCARD', K.queue(s.id))
+  local a = redis.call('ZCARD', K.queue_appointment(s.id))
+  local p = redis.call('ZCARD', K.queue_priority(s.id))
+  waiting = waiting + n + a + p
+  redis.call('HSET', K.live(), 'w:' .. s.id, string.format('%d', n * SQ.N + a * SQ.A
+    + p * SQ.P + (active[s.id] or 0) * SQ.active))
+end
+redis.call('HSET', K.live(), 'tot', string.format('%d', waiting * TOT.waiting
+  + in_hand.called * TOT.called + in_hand.serving * TOT.serving))
 return 'OK'

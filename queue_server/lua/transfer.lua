@@ -2,48 +2,70 @@
 -- ARGV[3] ticket id ('' = the one in hand at the acting counter), [4] acting counter ('' for a
 -- supervisor moving a waiting ticket), [5] staff, [6] target service ('' = same),
 -- [7] target counter ('' = any), [8] note.
-local replayed = begin()
+local replayed = replay()
 if replayed then return replayed end
+local m = settings()
 local ticket_id = ARGV[3]
 if ticket_id == '' then
   local holder = load_counter(ARGV[4])
-  if holder.tk == '' then
-    fail('illegal-transition', 'cannot transfer: counter ' .. holder.id .. ' has no ticket in hand')
+  if holder[CF.ticket] == '' then
+    fail('illegal-transition', 'cannot transfer: counter ' .. holder[CF.id]
+      .. ' has no ticket in hand')
   end
-  ticket_id = holder.tk
+  ticket_id = holder[CF.ticket]
 end
 local t = load_ticket(ticket_id)
 require_ticket_status(t, 'waiting,called,serving', 'transfer')
 local acting, staff, to_counter, note = ARGV[4], ARGV[5], ARGV[7], ARGV[8]
-local to_service = ARGV[6] ~= '' and ARGV[6] or t.service
+local to_service = ARGV[6] ~= '' and ARGV[6] or t[TF.service]
 local c = nil
-if t.status ~= 'waiting' then
-  c = load_counter(acting ~= '' and acting or t.counter)
+if t[TF.status] ~= 'waiting' then
+  c = load_counter(acting ~= '' and acting or t[TF.counter])
   require_holder(c, staff)
-  if c.tk ~= t.id then
-    fail('counter-state', 'ticket ' .. t.number .. ' is not in hand at counter ' .. c.id)
+  if c[CF.ticket] ~= t[TF.id] then
+    fail('counter-state', 'ticket ' .. t[TF.number] .. ' is not in hand at counter ' .. c[CF.id])
   end
 end
-require_service(to_service)
+local info = require_service(to_service)
 if to_counter ~= '' then load_counter(to_counter) end
-if to_service == t.service and to_counter == '' then
+if to_service == t[TF.service] and to_counter == '' then
   fail('invalid-input', 'a transfer needs another service or a target counter')
 end
 
-local now = now_ms()
-if t.status == 'waiting' then dequeue(t) else live(t.status, -1) end
-if c ~= nil then
-  account(c, now)
-  c.tk = ''
-  save_counter(c, now)
+local now = now_ms(m)
+local day = local_day(now)
+-- The new ticket's place first: a full queue refuses before any write.
+local new_field, new_unit
+if to_counter ~= '' then
+  new_field, new_unit = 'q:' .. to_counter, t[TF.priority] ~= '' and KQ.P or KQ.N
+else
+  new_field, new_unit = 'w:' .. to_service, t[TF.priority] ~= '' and SQ.P or SQ.N
 end
-local new = create_ticket(now, to_service, 'transfer', t.prio, tonumber(t.arrived), 0, 'waiting',
-  {from = t.id, tc = to_counter, th = t.th, note = note})
-enqueue(new)
-t.status, t.to, t.ended, t.note = 'transferred', new.id, now, note
-set_ticket(t, 'status', 'transferred', 'to', new.id, 'ended', now, 'note', note)
-inc('transfers|' .. t.service)
-local event = emit('transferred', now, {ticket = ticket_view(t), new_ticket = ticket_view(new),
-  counter = c and counter_view(c) or nil}, {t.service, to_service})
-return finish({ticket = ticket_view(t), new_ticket = ticket_view(new),
-  counter = c and counter_view(c) or nil, event = event})
+local new_counts = take_place(new_field, new_unit)
+local was, waiting = t[TF.status], {}
+if was == 'waiting' then
+  local counts, field = dequeue(t)
+  if string.sub(field, 1, 2) == 'w:' and field ~= new_field then
+    waiting[#waiting + 1], waiting[#waiting + 2] = t[TF.service], counts
+  end
+end
+local cb = nil
+if c ~= nil then
+  release_ticket(c, now)
+  cb = save_counter(c)
+end
+local new, nb = create_ticket(now, day, to_service, info, 'transfer', t[TF.priority],
+  t[TF.arrived], 0, 'waiting', t[TF.id], to_counter, note,
+  redis.call('HGET', K.ticket(t[TF.id]), 'h') or '')
+local key = queue_for(new)
+redis.call('ZADD', key, int(new[TF.arrived]), new[TF.id])
+if to_counter == '' then
+  waiting[#waiting + 1], waiting[#waiting + 2] = to_service, new_counts
+end
+t[TF.status], t[TF.to], t[TF.ended], t[TF.note] = 'transferred', new[TF.id], now, note
+local tb = save_ticket(t)
+inc('transfers|' .. t[TF.service], '1')
+local delta = 0
+if was ~= 'waiting' then delta = TOT.waiting - TOT[was] end
+return finish(emit(m, 'transferred', now, tb, cb, totals(delta),
+  #waiting > 0 and cmsgpack.pack(waiting) or nil, nb))
