@@ -71,7 +71,7 @@ async def build_services(settings: Settings, stack: AsyncExitStack) -> Services:
     # The hub's blocking reads get their own connection pool.
     reader: RedisClient = connect(url, max_connections=4)
     stack.push_async_callback(close, reader)
-    hub = Hub(reader, heartbeat_s=settings.ws_heartbeat_s)
+    hub = Hub(reader, heartbeat_s=settings.ws_heartbeat_s, ping_s=settings.ws_ping_s)
     hub.start()
     stack.push_async_callback(hub.stop)
     if settings.gc_full_every_s > 0:
@@ -80,8 +80,7 @@ async def build_services(settings: Settings, stack: AsyncExitStack) -> Services:
         stack.callback(gc.unfreeze)
         collector = asyncio.create_task(gc_policy.collect_every(settings.gc_full_every_s))
         stack.callback(collector.cancel)
-    server = await start_server(services, hub, settings.host, settings.ws_port,
-                                settings.ws_ping_s)
+    server = await start_server(services, hub, settings.host, settings.ws_port)
     stack.push_async_callback(server.wait_closed)
     stack.callback(server.close)
     services.extras.update(hub=hub, ws_server=server, redis_url=url,

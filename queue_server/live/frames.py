@@ -9,7 +9,9 @@ Every frame is a map with ``type`` and ``id`` (the stream id it is current to):
 - ``heartbeat``: ``{"type", "id", "at"}`` — every few seconds, so a client can tell a quiet
   hall from a dead link.
 
-An event is decoded and encoded once per process, whatever the number of sockets.
+An event is decoded and encoded once per process, whatever the number of sockets, and even
+framed once: with compression off, the server's unmasked WebSocket frame of an event is the same
+bytes for every socket (:meth:`StreamEvent.wire`), so the fan-out writes those bytes as they are.
 """
 
 from __future__ import annotations
@@ -19,21 +21,30 @@ from functools import lru_cache
 from typing import Any
 
 import msgpack
+from websockets.frames import Frame, Opcode
 
 from queue_server.records import event_view
 
 MSGPACK = "qms.msgpack"
 JSON = "qms.json"
 SUBPROTOCOLS = (MSGPACK, JSON)
+CALL_TYPES = frozenset({"called", "recalled"})
 
 _EVENT_HEAD = b"\x83" + msgpack.packb("type") + msgpack.packb("event") + msgpack.packb("id")
 _EVENT_KEY = msgpack.packb("event")
 
 
-class StreamEvent:
-    """One stream entry, decoded and encoded lazily and at most once."""
+def websocket_frame(payload: bytes | str) -> bytes:
+    """A payload as the one WebSocket frame the server sends for it (unmasked, uncompressed)."""
+    if isinstance(payload, str):
+        return Frame(Opcode.TEXT, payload.encode()).serialize(mask=False)
+    return Frame(Opcode.BINARY, payload).serialize(mask=False)
 
-    __slots__ = ("_decoded", "_json", "_msgpack", "center", "id", "raw")
+
+class StreamEvent:
+    """One stream entry, decoded, encoded and framed lazily and at most once."""
+
+    __slots__ = ("_decoded", "_json", "_msgpack", "_wire", "center", "id", "raw")
 
     def __init__(self, center: str, stream_id: str, raw: bytes) -> None:
         self.center = center
@@ -42,6 +53,7 @@ class StreamEvent:
         self._decoded: dict[str, Any] | None = None
         self._json: str | None = None
         self._msgpack: bytes | None = None
+        self._wire: dict[str, bytes] = {}
 
     @property
     def data(self) -> dict[str, Any]:
@@ -59,6 +71,18 @@ class StreamEvent:
             self._json = json.dumps({"type": "event", "id": self.id, "event": self.data},
                                     ensure_ascii=False, separators=(",", ":"))
         return self._json
+
+    @property
+    def is_call(self) -> bool:
+        """A number called (or called again) at a counter."""
+        return self.data["type"] in CALL_TYPES
+
+    def wire(self, fmt: str) -> bytes:
+        """The frame as WebSocket bytes, the same for every socket of that format."""
+        framed = self._wire.get(fmt)
+        if framed is None:
+            framed = self._wire[fmt] = websocket_frame(self.frame(fmt))
+        return framed
 
 
 def encode(frame: dict[str, Any], fmt: str) -> bytes | str:

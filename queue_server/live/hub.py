@@ -13,8 +13,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from queue_server.keys import center_stream_key
@@ -22,13 +23,17 @@ from queue_server.live.frames import StreamEvent, id_tuple
 from queue_server.redis_client import RedisClient, is_cluster
 
 log = logging.getLogger("qms.hub")
-HEARTBEAT_CHUNK = 500  # heartbeats written per turn of the event loop
+ROUND_SLICE_S = 0.25  # heartbeat and ping rounds go out in slices this far apart
 
 
 class Subscriber(Protocol):
-    def deliver(self, event: StreamEvent) -> None: ...
+    def deliver(self, events: list[StreamEvent]) -> None:
+        """Consecutive events of one center, oldest first."""
 
     def heartbeat(self, now_ms: int, quiet_s: float = 0.0) -> None: ...
+
+    async def keepalive(self) -> None:
+        """Close the peer if it left the last ping unanswered, then ping it again."""
 
 
 class Hub:
@@ -40,12 +45,14 @@ class Hub:
         poll_ms: int = 50,
         batch: int = 1000,
         heartbeat_s: float = 15.0,
+        ping_s: float = 20.0,
     ) -> None:
         self.client = client
         self.block_ms = block_ms
         self.poll_ms = poll_ms
         self.batch = batch
         self.heartbeat_s = heartbeat_s
+        self.ping_s = ping_s
         self._subscribers: dict[str, set[Subscriber]] = {}
         self._positions: dict[str, str] = {}     # next read starts after this id
         self._read: set[str] = set()             # centers whose stream the reader has read
@@ -88,6 +95,8 @@ class Hub:
     def start(self) -> None:
         self._tasks = [asyncio.create_task(self._read_forever(), name="qms-hub-reader"),
                        asyncio.create_task(self._beat_forever(), name="qms-hub-heartbeat")]
+        if self.ping_s > 0:
+            self._tasks.append(asyncio.create_task(self._ping_forever(), name="qms-hub-ping"))
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -134,6 +143,7 @@ class Hub:
         return await self.client.xread(streams, count=self.batch, block=self.block_ms) or []
 
     def _dispatch(self, replies: list[Any]) -> None:
+        batches: list[tuple[list[StreamEvent], set[Subscriber]]] = []
         for stream, entries in replies:
             key = stream.decode() if isinstance(stream, bytes) else stream
             center = key.split("{c:", 1)[1].split("}", 1)[0]
@@ -141,25 +151,47 @@ class Hub:
             if not subscribers or not entries:
                 continue
             self._read.add(center)
-            for stream_id, fields in entries:
-                text_id = stream_id.decode() if isinstance(stream_id, bytes) else stream_id
-                event = StreamEvent(center, text_id, fields[b"d"])
-                self._positions[center] = text_id
-                self.events_read += 1
-                # A subscriber may leave while we deliver: iterate over a copy.
-                for subscriber in tuple(subscribers):
-                    subscriber.deliver(event)
+            events = [StreamEvent(center, stream_id.decode() if isinstance(stream_id, bytes)
+                                  else stream_id, fields[b"d"]) for stream_id, fields in entries]
+            self._positions[center] = events[-1].id
+            self.events_read += len(events)
+            batches.append((events, subscribers))
+        # Centers with a call go first: a number called is what a lobby is waiting for, a
+        # waiting count can wait a few ms. Within a center the stream's order is kept.
+        batches.sort(key=lambda batch: not any(e.is_call for e in batch[0]))
+        for events, subscribers in batches:
+            # A subscriber may leave while we deliver: iterate over a copy. Events that came
+            # together go to each socket together: under load, one write carries several.
+            for subscriber in tuple(subscribers):
+                subscriber.deliver(events)
+
+    async def _each_subscriber(self, seconds: float,
+                               act: Callable[[Subscriber], Awaitable[None] | None]) -> None:
+        """Runs ``act`` once for every subscriber, spread evenly over ``seconds`` in slices of
+        ``ROUND_SLICE_S``: a round over 10,000 sockets done at once stops the event loop for a
+        few hundred ms (every call in flight waits), spread out it costs a few ms a slice."""
+        everyone = list({s for subscribers in self._subscribers.values() for s in subscribers})
+        slices = max(1, math.ceil(seconds / ROUND_SLICE_S))
+        size = math.ceil(len(everyone) / slices)
+        for start in range(0, slices * size or slices, size or 1):
+            for subscriber in everyone[start:start + size]:
+                pending = act(subscriber)
+                if pending is not None:
+                    await pending
+            await asyncio.sleep(seconds / slices)
 
     async def _beat_forever(self) -> None:
+        """A heartbeat frame to every socket that was quiet for half a period."""
+        quiet_s = self.heartbeat_s / 2
         while True:
-            await asyncio.sleep(self.heartbeat_s)
-            now_ms = int(time.time() * 1000)
-            beats = 0
-            for subscribers in list(self._subscribers.values()):
-                for subscriber in tuple(subscribers):
-                    subscriber.heartbeat(now_ms, self.heartbeat_s / 2)
-                    beats += 1
-                    if beats % HEARTBEAT_CHUNK == 0:
-                        # A round over 10,000 sockets takes a few hundred ms: let the reader
-                        # deliver calls in between rather than after it.
-                        await asyncio.sleep(0)
+            await self._each_subscriber(self.heartbeat_s, lambda subscriber: subscriber.heartbeat(
+                int(time.time() * 1000), quiet_s))
+
+    async def _ping_forever(self) -> None:
+        """Protocol pings from one task for every socket, instead of the ``websockets``
+        keepalive task per connection: 10,000 sockets each sleeping 20 s between pings keep
+        ~50,000 objects alive in the young generations, and every collection of those stopped
+        the event loop for 20-70 ms (docs/benchmarks.md). A peer that left a ping
+        unanswered for a whole round is closed."""
+        while True:
+            await self._each_subscriber(self.ping_s, lambda subscriber: subscriber.keepalive())

@@ -115,8 +115,8 @@ def choose_subprotocol(
     return None
 
 
-async def start_server(services: Services, hub: Hub, host: str, port: int,
-                       ping_s: float = 20.0) -> Server:
+async def start_server(services: Services, hub: Hub, host: str, port: int) -> Server:
+    # No keepalive task per connection: the hub pings every socket from one task.
     return await serve(
         partial(handle, services, hub),
         host,
@@ -124,8 +124,8 @@ async def start_server(services: Services, hub: Hub, host: str, port: int,
         select_subprotocol=choose_subprotocol,
         compression=None,
         max_size=4096,           # clients send nothing of size
-        ping_interval=ping_s or None,
-        ping_timeout=ping_s or None,
+        ping_interval=None,
+        ping_timeout=None,
         reuse_port=True,         # several uvicorn workers can share the port
         logger=log,
     )

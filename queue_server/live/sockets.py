@@ -18,9 +18,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed
 from websockets.protocol import State
 
-from queue_server.live.frames import StreamEvent, encode, id_tuple
+from queue_server.live.frames import StreamEvent, encode, id_tuple, websocket_frame
 
 log = logging.getLogger("qms.sockets")
 CLOSE_TOO_SLOW = 4408
@@ -34,8 +35,9 @@ Resync = Callable[["SocketSubscriber"], Awaitable[dict[str, str]]]
 
 class SocketSubscriber:
     # Thousands of idle lobby screens per process: keep each one small.
-    __slots__ = ("_buffer", "_resync", "_resync_task", "accept", "connection", "drain_timeout_s",
-                 "fmt", "last_write", "limit_bytes", "resyncs", "sent")
+    __slots__ = ("_buffer", "_closing", "_pong", "_resync", "_resync_task", "accept",
+                 "connection", "drain_timeout_s", "fmt", "last_write", "limit_bytes", "resyncs",
+                 "sent")
 
     def __init__(
         self,
@@ -57,6 +59,8 @@ class SocketSubscriber:
         self.last_write = time.monotonic()
         self._buffer: list[StreamEvent] | None = []  # not None while syncing
         self._resync_task: asyncio.Task[None] | None = None
+        self._pong: Awaitable[float] | None = None
+        self._closing: asyncio.Task[None] | None = None
         self.resyncs = 0
 
     # ------------------------------------------------------------------ writing
@@ -81,32 +85,68 @@ class SocketSubscriber:
         self.last_write = time.monotonic()
         return True
 
+    def write_wire(self, framed: bytes) -> bool:
+        """Queue a frame already serialized as WebSocket bytes (StreamEvent.wire): the fan-out
+        path, which skips framing the same bytes once per socket."""
+        connection = self.connection
+        transport = connection.transport
+        if connection.protocol.state is not State.OPEN or transport is None:
+            return False
+        if connection.protocol.writes:
+            connection.send_data()  # whatever the protocol queued goes first, in order
+        try:
+            transport.write(framed)
+        except Exception as error:  # the peer vanished mid-write: the handler will see it
+            log.debug("write failed: %s", error)
+            return False
+        self.last_write = time.monotonic()
+        return True
+
     def send_frame(self, frame: dict[str, Any]) -> bool:
         return self.write(encode(frame, self.fmt))
 
     # ------------------------------------------------------------------ hub side
 
-    def deliver(self, event: StreamEvent) -> None:
+    def deliver(self, events: list[StreamEvent]) -> None:
         if self._buffer is not None:
-            if len(self._buffer) < SYNC_BUFFER_LIMIT:
-                self._buffer.append(event)
+            room = SYNC_BUFFER_LIMIT - len(self._buffer)
+            self._buffer.extend(events[:max(room, 0)])
             return
-        self._send_event(event)
+        if len(events) == 1 and self.accept is None:
+            # The fan-out's common case (one event, a display): nothing to filter or join.
+            event = events[0]
+            if id_tuple(event.id) > id_tuple(self.sent.get(event.center, "0-0")):
+                if self._unsent() > self.limit_bytes:
+                    self.start_resync()
+                elif self.write_wire(event.wire(self.fmt)):
+                    self.sent[event.center] = event.id
+            return
+        self._send_events(events)
 
-    def _send_event(self, event: StreamEvent) -> None:
-        if id_tuple(event.id) <= id_tuple(self.sent.get(event.center, "0-0")):
+    def _send_events(self, events: list[StreamEvent]) -> None:
+        """The events this socket lacks and accepts, as one write of their WebSocket frames."""
+        frames: list[bytes] = []
+        last = self.sent.get(events[0].center, "0-0")
+        for event in events:
+            if id_tuple(event.id) <= id_tuple(last):
+                continue
+            custom: dict[str, Any] | bool | None = True
+            if self.accept is not None:
+                custom = self.accept(self, event)
+                if not custom:
+                    continue
+            if custom is True:
+                frames.append(event.wire(self.fmt))
+            else:
+                frames.append(websocket_frame(encode(custom, self.fmt)))  # type: ignore[arg-type]
+            last = event.id
+        if not frames:
             return
-        custom: dict[str, Any] | bool | None = True
-        if self.accept is not None:
-            custom = self.accept(self, event)
-            if not custom:
-                return
         if self._unsent() > self.limit_bytes:
             self.start_resync()
             return
-        payload = event.frame(self.fmt) if custom is True else encode(custom, self.fmt)  # type: ignore[arg-type]
-        if self.write(payload):
-            self.sent[event.center] = event.id
+        if self.write_wire(frames[0] if len(frames) == 1 else b"".join(frames)):
+            self.sent[events[0].center] = last
 
     def heartbeat(self, now_ms: int, quiet_s: float = 0.0) -> None:
         """A heartbeat frame, unless a frame went out in the last ``quiet_s`` seconds: in a
@@ -117,6 +157,20 @@ class SocketSubscriber:
         if self._buffer is None and self._unsent() <= self.limit_bytes:
             last = next(iter(self.sent.values()), "0-0") if len(self.sent) == 1 else "0-0"
             self.send_frame({"type": "heartbeat", "id": last, "at": now_ms})
+
+    async def keepalive(self) -> None:
+        """One round of the hub's pings: a peer that has not answered the previous ping for a
+        whole round is gone (or hung) and is closed with 1011; else it is pinged again."""
+        pong, self._pong = self._pong, None
+        if self.connection.protocol.state is not State.OPEN:
+            return
+        if isinstance(pong, asyncio.Future) and not pong.done():
+            # Held on the subscriber: the task must outlive this call.
+            self._closing = asyncio.create_task(
+                self.connection.close(1011, "keepalive ping timeout"))
+            return
+        with contextlib.suppress(ConnectionClosed):
+            self._pong = await self.connection.ping()
 
     # ------------------------------------------------------------------ syncing
 
@@ -130,7 +184,7 @@ class SocketSubscriber:
             self.sent[center] = max(self.sent.get(center, "0-0"), stream_id, key=id_tuple)
         buffered, self._buffer = self._buffer or [], None
         for event in buffered:
-            self._send_event(event)
+            self._send_events([event])
 
     def start_resync(self) -> None:
         if self._resync_task is not None and not self._resync_task.done():

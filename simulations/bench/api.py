@@ -42,6 +42,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import msgpack
+
 from queue_server.embedded import EmbeddedRedis
 from queue_server.live.frames import MSGPACK, StreamEvent
 from simulations.bench import Benchmark
@@ -223,7 +225,8 @@ async def measure(args: argparse.Namespace, url: str, redis_pid: int | None,
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     raise_fd_limit()
-    probe = StreamEvent("x", "1700000000000-0", b"\x80").frame(MSGPACK)
+    event = msgpack.packb(["none", 0, None, None, None, None, None])
+    probe = StreamEvent("x", "1700000000000-0", event).frame(MSGPACK)
     assert isinstance(probe, bytes) and probe.startswith(EVENT_HEAD), "frame layout changed"
     with tempfile.TemporaryDirectory(prefix="qms-bench-api-") as tmp:
         if args.redis_url is not None:
