@@ -43,7 +43,7 @@ async def me(principal: PrincipalDep) -> dict[str, Any]:
             "center": principal.center}
 
 
-def _actor(principal: Principal, center_id: str) -> str:
+def counter_actor(principal: Principal, center_id: str) -> str:
     """The staff name the scripts check against the counter's holder; '' for a supervisor,
     who may act on any counter of the center."""
     principal.require(center_id, *WORKERS)
@@ -55,7 +55,7 @@ def _actor(principal: Principal, center_id: str) -> str:
 def _simple(name: str, summary: str, method: Callable[..., Awaitable[Outcome]]) -> None:
     async def act(center_id: str, counter_id: str, services: ServicesDep,
                   principal: PrincipalDep, idempotency: IdempotencyDep) -> OutcomeOut:
-        staff = _actor(principal, center_id)
+        staff = counter_actor(principal, center_id)
         outcome = await method(services.engine, center_id, counter_id, staff,
                                idempotency_key=scoped_key(idempotency, principal, name))
         return OutcomeOut.of(outcome)
@@ -64,13 +64,19 @@ def _simple(name: str, summary: str, method: Callable[..., Awaitable[Outcome]]) 
     router.post(f"{COUNTER}/{name}", response_model=OutcomeOut, summary=summary)(act)
 
 
-_simple("call-next", "Call the next citizen by the routing policy", Engine.call_next)
-_simple("recall", "Call the ticket in hand again (no-show after the limit)", Engine.recall)
-_simple("start", "Start serving the ticket in hand", Engine.start)
-_simple("complete", "Complete the ticket in hand", Engine.complete)
-_simple("no-show", "Mark the called ticket as no-show", Engine.no_show)
-_simple("resume", "Resume a paused counter", Engine.resume)
-_simple("close", "Close the counter", Engine.close_counter)
+# Counter actions without a body; queue_server/api/fast.py serves them with the same functions,
+# these routes document them.
+SIMPLE_ACTIONS: tuple[tuple[str, str, Callable[..., Awaitable[Outcome]]], ...] = (
+    ("call-next", "Call the next citizen by the routing policy", Engine.call_next),
+    ("recall", "Call the ticket in hand again (no-show after the limit)", Engine.recall),
+    ("start", "Start serving the ticket in hand", Engine.start),
+    ("complete", "Complete the ticket in hand", Engine.complete),
+    ("no-show", "Mark the called ticket as no-show", Engine.no_show),
+    ("resume", "Resume a paused counter", Engine.resume),
+    ("close", "Close the counter", Engine.close_counter),
+)
+for _name, _summary, _method in SIMPLE_ACTIONS:
+    _simple(_name, _summary, _method)
 
 
 @router.post(f"{COUNTER}/open", response_model=OutcomeOut, summary="Take (open) a counter")
@@ -98,7 +104,7 @@ async def open_counter(center_id: str, counter_id: str, body: OpenCounterIn,
 async def call_ticket(center_id: str, counter_id: str, body: CallTicketIn,
                       services: ServicesDep, principal: PrincipalDep,
                       idempotency: IdempotencyDep) -> OutcomeOut:
-    staff = _actor(principal, center_id)
+    staff = counter_actor(principal, center_id)
     outcome = await services.engine.call_ticket(
         center_id, counter_id, body.ticket_id, staff,
         idempotency_key=scoped_key(idempotency, principal, "call"))
@@ -108,7 +114,7 @@ async def call_ticket(center_id: str, counter_id: str, body: CallTicketIn,
 @router.post(f"{COUNTER}/pause", response_model=OutcomeOut, summary="Pause with a reason")
 async def pause(center_id: str, counter_id: str, body: PauseIn, services: ServicesDep,
                 principal: PrincipalDep, idempotency: IdempotencyDep) -> OutcomeOut:
-    staff = _actor(principal, center_id)
+    staff = counter_actor(principal, center_id)
     outcome = await services.engine.pause(
         center_id, counter_id, body.reason, staff,
         idempotency_key=scoped_key(idempotency, principal, "pause"))
@@ -119,7 +125,7 @@ async def pause(center_id: str, counter_id: str, body: PauseIn, services: Servic
              summary="Transfer the ticket in hand to another service or counter")
 async def transfer(center_id: str, counter_id: str, body: TransferIn, services: ServicesDep,
                    principal: PrincipalDep, idempotency: IdempotencyDep) -> OutcomeOut:
-    staff = _actor(principal, center_id)
+    staff = counter_actor(principal, center_id)
     outcome = await services.engine.transfer_in_hand(
         center_id, counter_id, staff, to_service=body.to_service or "",
         to_counter=body.to_counter or "", note=body.note,

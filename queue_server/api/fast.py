@@ -1,13 +1,17 @@
-"""Lean routes for the hottest writes: a kiosk issuing tickets.
+"""Lean routes for the hottest writes: a kiosk issuing tickets, and a counter's actions
+without a body (call next, recall, start, complete, no-show, resume, close).
 
 FastAPI's dependency injection and route handling cost about 60% of an issue request's CPU
-(docs/benchmarks.md); this plain Starlette route does the same work with the same functions
-and models: the token, the body model, the idempotency check and ``issue_at_kiosk``. It is
-placed in front of the FastAPI route of the same path, which stays as the documentation in
-/openapi.json; tests/test_api_schema.py checks the served answers against that document.
+(docs/benchmarks.md); these plain Starlette routes do the same work with the same functions
+and models: the token, the body model, the idempotency check, then ``issue_at_kiosk`` or the
+engine's counter action. They are placed in front of the FastAPI routes of the same paths,
+which stay as the documentation in /openapi.json; tests/test_api_schema.py checks the served
+answers against that document.
 """
 
 from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
 
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
@@ -15,9 +19,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from queue_server.api.deps import Services, checked_idempotency_key, required_bearer
-from queue_server.api.schemas import KioskTicketIn
+from queue_server.api.counters import COUNTER, SIMPLE_ACTIONS, counter_actor
+from queue_server.api.deps import (
+    Services,
+    checked_idempotency_key,
+    required_bearer,
+    scoped_key,
+)
+from queue_server.api.schemas import KioskTicketIn, OutcomeOut
 from queue_server.api.tickets import issue_at_kiosk
+from queue_server.models import Outcome
 
 
 async def kiosk_issue(request: Request) -> Response:
@@ -36,4 +47,21 @@ async def kiosk_issue(request: Request) -> Response:
     return Response(issued.model_dump_json(), status_code=201, media_type="application/json")
 
 
-ROUTES = [Route("/api/v1/centers/{center_id}/tickets", kiosk_issue, methods=["POST"])]
+def _counter_action(name: str, method: Callable[..., Awaitable[Outcome]]) -> Route:
+    async def act(request: Request) -> Response:
+        services: Services = request.state.services
+        principal = await services.principal_from_token(
+            required_bearer(request.headers.get("authorization")))
+        key = checked_idempotency_key(request.headers.get("idempotency-key"))
+        center_id = request.path_params["center_id"]
+        staff = counter_actor(principal, center_id)
+        outcome = await method(services.engine, center_id, request.path_params["counter_id"],
+                               staff, idempotency_key=scoped_key(key, principal, name))
+        return Response(OutcomeOut.of(outcome).model_dump_json(),
+                        media_type="application/json")
+
+    return Route(f"{COUNTER}/{name}", act, methods=["POST"])
+
+
+ROUTES = [Route("/api/v1/centers/{center_id}/tickets", kiosk_issue, methods=["POST"]),
+          *(_counter_action(name, method) for name, _, method in SIMPLE_ACTIONS)]
