@@ -113,8 +113,11 @@ def counter_view(record: Sequence[Any]) -> dict[str, Any]:
     return view
 
 
-def event_view(record: Sequence[Any], center: str) -> dict[str, Any]:
-    """A stream event as WebSocket clients get it (docs/api.md)."""
+def event_view(record: Sequence[Any] | Mapping[str, Any], center: str) -> dict[str, Any]:
+    """A stream event as WebSocket clients get it (docs/api.md). An event of the first layout
+    (a map, still in a stream written before the records) already is that view."""
+    if isinstance(record, Mapping):
+        return {"center": center, **record}
     raw = dict(zip(EVENT_FIELDS, record, strict=True))
     view: dict[str, Any] = {"type": raw["type"], "at": raw["at"], "center": center}
     if raw["ticket"] is not None:

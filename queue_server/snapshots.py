@@ -29,7 +29,8 @@ def _text(value: Any) -> str:
 
 def expand_day(flat: Sequence[Any], numbered: Sequence[Any] = ()) -> dict[str, int]:
     """Today's totals by their plain names, from the ``day`` hash and the ``seq`` hash (the
-    numbers given out today per service: tickets issued, transfers included)."""
+    numbers given out today per service: tickets issued, transfers included). A day hash of the
+    first layout kept these names itself; they add up the same way."""
     out: dict[str, int] = {"issued": sum(int(numbered[i + 1])
                                          for i in range(0, len(numbered) - 1, 2))}
 
@@ -38,6 +39,8 @@ def expand_day(flat: Sequence[Any], numbered: Sequence[Any] = ()) -> dict[str, i
 
     for i in range(0, len(flat) - 1, 2):
         name, value = _text(flat[i]), flat[i + 1]
+        if name == "issued":
+            continue  # kept by the first layout; the numbers given out are the truth
         if name == "cw":
             count, ms = day_pair(value)
             add("called", count)

@@ -97,7 +97,13 @@ local function replay()
   if string.sub(previous, 1, cut - 1) ~= FP then
     fail('idempotency-mismatch', 'idempotency key ' .. IDEM .. ' was used for a different request')
   end
-  return cmsgpack.unpack(string.sub(previous, cut + 1))
+  local reply = cmsgpack.unpack(string.sub(previous, cut + 1))
+  -- An answer kept by the first layout (a map) cannot be given again in this one.
+  if reply[1] == nil then
+    fail('idempotency-mismatch', 'idempotency key ' .. IDEM .. ' belongs to an earlier version'
+      .. ' of the server: use a new key')
+  end
+  return reply
 end
 
 local function finish(reply)

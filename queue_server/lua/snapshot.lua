@@ -80,11 +80,23 @@ if ARGV[6] == '1' then
   for _, entry in ipairs(redis.call('XREVRANGE', K.events(), '+', '-', 'COUNT',
       int(RECENT_LOOKBACK))) do
     local e = cmsgpack.unpack(entry[2][2])
-    local kind, t, c = e[1], e[3], e[4]
-    if (kind == 'called' or kind == 'recalled') and t and c then
-      out.recent[#out.recent + 1] = {number = t[TF.number], counter = c[CF.id],
-        service = t[TF.service], priority = t[TF.priority], at = e[2], type = kind,
-        id = t[TF.id]}
+    local kind, at, call = e[1], e[2], nil
+    if kind ~= nil then
+      local t, c = e[3], e[4]
+      if t and c then
+        call = {number = t[TF.number], counter = c[CF.id], service = t[TF.service],
+          priority = t[TF.priority], id = t[TF.id]}
+      end
+    else  -- an event of the first layout: a map with the ticket and counter as maps
+      kind, at = e.type, e.at
+      if e.ticket and e.counter then
+        call = {number = e.ticket.number, counter = e.counter.id, service = e.ticket.service,
+          priority = e.ticket.priority, id = e.ticket.id}
+      end
+    end
+    if (kind == 'called' or kind == 'recalled') and call then
+      call.at, call.type = at, kind
+      out.recent[#out.recent + 1] = call
       if #out.recent >= wanted then break end
     end
   end
