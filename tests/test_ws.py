@@ -392,3 +392,32 @@ async def test_a_slow_client_is_resynced_and_the_others_keep_up(quick: LiveServe
         assert has_it(await asyncio.to_thread(stalled.read_until, has_it, 5))
     finally:
         stalled.sock.close()
+
+
+# ---------------------------------------------------------------------- dead peers
+
+
+@pytest.fixture(scope="module")
+def pinging(live_redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A third server: the hub pings every socket every 0.5 s."""
+    server = LiveServer(live_redis_url, tmp_path_factory.mktemp("pinging"),
+                        extra_env={"QMS_WS_PING_S": "0.5"}).start()
+    yield server
+    server.stop()
+
+
+async def test_a_peer_that_answers_no_ping_is_closed(pinging: LiveServer, crew: Crew) -> None:
+    """The hub's pings (one task for every socket): a client that reads but never answers is
+    closed with 1011 after a round; one whose library answers stays, however long it idles."""
+    mute = await asyncio.to_thread(StalledClient, display_url(pinging, crew, SLOW))
+    try:
+        async with connect(display_url(pinging, crew, SLOW)) as ws:
+            await next_frame(ws)
+            frames = await asyncio.to_thread(
+                mute.read_until, lambda fs: any(f["type"] == "close" for f in fs), 5)
+            closes = [f for f in frames if f["type"] == "close"]
+            assert closes and closes[0]["code"] == 1011, frames[-3:]
+            assert await silent(ws, 1.5)  # three more rounds, and still there
+            assert ws.protocol.state.name == "OPEN"
+    finally:
+        mute.sock.close()

@@ -1,0 +1,55 @@
+"""The stream hub's dispatch, with subscribers that record what they get: the events of one
+read reach each socket together and in stream order, and centers with a call go first."""
+
+from __future__ import annotations
+
+import msgpack
+
+from queue_server import keys
+from queue_server.live.frames import StreamEvent
+from queue_server.live.hub import Hub
+from queue_server.redis_client import close, connect
+
+
+class Recorder:
+    """A subscriber that writes down each delivery: (its name, the event ids)."""
+
+    def __init__(self, name: str, log: list[tuple[str, list[str]]]) -> None:
+        self.name = name
+        self.log = log
+
+    def deliver(self, events: list[StreamEvent]) -> None:
+        self.log.append((self.name, [event.id for event in events]))
+
+    def heartbeat(self, now_ms: int, quiet_s: float = 0.0) -> None:
+        pass
+
+    async def keepalive(self) -> None:
+        pass
+
+
+def entry(stream_id: str, kind: str) -> tuple[bytes, dict[bytes, bytes]]:
+    return stream_id.encode(), {b"d": msgpack.packb([kind, 1, None, None, None, None, None])}
+
+
+async def test_calls_first_and_each_center_in_its_order(redis_url: str) -> None:
+    client = connect(redis_url)
+    try:
+        hub = Hub(client)
+        log: list[tuple[str, list[str]]] = []
+        for center, name in (("A", "a1"), ("A", "a2"), ("B", "b"), ("C", "c")):
+            hub.subscribe(center, Recorder(name, log))
+        hub._dispatch([  # one read's reply, as XREAD gives it
+            (keys.center_stream_key("A").encode(), [entry("5-0", "issued"),
+                                                     entry("6-0", "started")]),
+            (keys.center_stream_key("B").encode(), [entry("3-0", "issued"),
+                                                     entry("4-0", "called")]),
+            (keys.center_stream_key("C").encode(), [entry("7-0", "recalled")]),
+        ])
+        order = [name for name, _ in log]
+        assert order[:2] == ["b", "c"] and sorted(order[2:]) == ["a1", "a2"]
+        assert dict(log) == {"a1": ["5-0", "6-0"], "a2": ["5-0", "6-0"], "b": ["3-0", "4-0"],
+                             "c": ["7-0"]}
+        assert hub.events_read == 5
+    finally:
+        await close(client)
