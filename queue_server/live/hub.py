@@ -56,6 +56,7 @@ class Hub:
         self._subscribers: dict[str, set[Subscriber]] = {}
         self._positions: dict[str, str] = {}     # next read starts after this id
         self._read: set[str] = set()             # centers whose stream the reader has read
+        self._pending: dict[str, list[StreamEvent]] = {}  # read, not yet delivered
         self._changed = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self.events_read = 0
@@ -75,6 +76,7 @@ class Hub:
             del self._subscribers[center]
             self._positions.pop(center, None)
             self._read.discard(center)
+            self._pending.pop(center, None)
 
     def start_from(self, center: str, stream_id: str) -> None:
         """A subscriber of ``center`` is current up to ``stream_id``: make sure the reader
@@ -108,14 +110,13 @@ class Hub:
     async def _read_forever(self) -> None:
         backoff = 0.1
         while True:
-            streams = {center_stream_key(c): p for c, p in self._positions.items()
-                       if c in self._subscribers}
+            streams = self._watched()
             if not streams:
                 self._changed.clear()
                 await self._changed.wait()
                 continue
             try:
-                replies = await self._read_once(streams)
+                replies = await self._read_once(streams, block=True)
             except asyncio.CancelledError:
                 raise
             except Exception as error:  # Redis away: keep positions, retry with backoff
@@ -126,44 +127,67 @@ class Hub:
                 backoff = min(backoff * 2, 2.0)
                 continue
             backoff = 0.1
-            self._dispatch(replies)
+            self._take(replies)
+            await self._deliver_pending()
 
-    async def _read_once(self, streams: dict[str, str]) -> list[Any]:
+    def _watched(self) -> dict[str, str]:
+        return {center_stream_key(c): p for c, p in self._positions.items()
+                if c in self._subscribers}
+
+    async def _read_once(self, streams: dict[str, str], block: bool) -> list[Any]:
         if is_cluster(self.client):
             pipe = self.client.pipeline(transaction=False)
             for key, position in streams.items():
                 pipe.xread({key: position}, count=self.batch)
             results = await pipe.execute()
             replies = [entry for result in results if result for entry in result]
-            if not replies:
+            if not replies and block:
                 await asyncio.sleep(self.poll_ms / 1000)
             return replies
         # A new subscription waits at most block_ms to join the read: small enough for a
         # display that just connected, large enough to cost nothing when all is quiet.
-        return await self.client.xread(streams, count=self.batch, block=self.block_ms) or []
+        return await self.client.xread(streams, count=self.batch,
+                                       block=self.block_ms if block else None) or []
 
-    def _dispatch(self, replies: list[Any]) -> None:
-        batches: list[tuple[list[StreamEvent], set[Subscriber]]] = []
+    def _take(self, replies: list[Any]) -> None:
+        """Events read, queued per center until delivered; the next read starts after them."""
         for stream, entries in replies:
             key = stream.decode() if isinstance(stream, bytes) else stream
             center = key.split("{c:", 1)[1].split("}", 1)[0]
-            subscribers = self._subscribers.get(center)
-            if not subscribers or not entries:
+            if not entries or center not in self._subscribers:
                 continue
             self._read.add(center)
             events = [StreamEvent(center, stream_id.decode() if isinstance(stream_id, bytes)
                                   else stream_id, fields[b"d"]) for stream_id, fields in entries]
             self._positions[center] = events[-1].id
             self.events_read += len(events)
-            batches.append((events, subscribers))
-        # Centers with a call go first: a number called is what a lobby is waiting for, a
-        # waiting count can wait a few ms. Within a center the stream's order is kept.
-        batches.sort(key=lambda batch: not any(e.is_call for e in batch[0]))
-        for events, subscribers in batches:
-            # A subscriber may leave while we deliver: iterate over a copy. Events that came
-            # together go to each socket together: under load, one write carries several.
-            for subscriber in tuple(subscribers):
-                subscriber.deliver(events)
+            self._pending.setdefault(center, []).extend(events)
+
+    async def _deliver_pending(self) -> None:
+        """Centers with a call first: a number called is what a lobby is waiting for, a waiting
+        count or a service started can wait a few ms. Between two other deliveries, a quick
+        read for calls that came meanwhile, so a burst of calls is not queued behind the
+        other events of a busy minute. Within a center the stream's order is kept: a center's
+        earlier events go with its call."""
+        while self._pending:
+            for center in [c for c, events in self._pending.items()
+                           if any(e.is_call for e in events)]:
+                self._deliver(center, self._pending.pop(center))
+            if not self._pending:
+                return
+            center = next(iter(self._pending))
+            self._deliver(center, self._pending.pop(center))
+            if self._pending:
+                try:
+                    self._take(await self._read_once(self._watched(), block=False))
+                except Exception as error:  # delivered what we have; the main read retries
+                    log.debug("stream read between deliveries failed: %s", error)
+
+    def _deliver(self, center: str, events: list[StreamEvent]) -> None:
+        # A subscriber may leave while we deliver: iterate over a copy. Events that came
+        # together go to each socket together: under load, one write carries several.
+        for subscriber in tuple(self._subscribers.get(center, ())):
+            subscriber.deliver(events)
 
     async def _each_subscriber(self, seconds: float,
                                act: Callable[[Subscriber], Awaitable[None] | None]) -> None:
