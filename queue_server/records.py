@@ -99,8 +99,7 @@ def _text(value: Any) -> str:
 
 def ticket_view(record: Sequence[Any]) -> dict[str, Any]:
     """A ticket record as the map events and pages have always carried."""
-    view = dict(zip(TICKET_FIELDS, record, strict=True))
-    return view
+    return dict(zip(TICKET_FIELDS, record, strict=True))
 
 
 def counter_view(record: Sequence[Any]) -> dict[str, Any]:
