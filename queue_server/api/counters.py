@@ -7,7 +7,13 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from queue_server.api.deps import IdempotencyDep, PrincipalDep, ServicesDep, scoped_key
+from queue_server.api.deps import (
+    IdempotencyDep,
+    PrincipalDep,
+    Services,
+    ServicesDep,
+    scoped_key,
+)
 from queue_server.api.schemas import (
     CallTicketIn,
     LoginIn,
@@ -52,13 +58,21 @@ def counter_actor(principal: Principal, center_id: str) -> str:
 
 
 
+async def act_at_counter(services: Services, principal: Principal, name: str,
+                         method: Callable[..., Awaitable[Outcome]], center_id: str,
+                         counter_id: str, idempotency: str | None) -> OutcomeOut:
+    """A counter action without a body, as both its routes serve it (api/fast.py)."""
+    staff = counter_actor(principal, center_id)
+    outcome = await method(services.engine, center_id, counter_id, staff,
+                           idempotency_key=scoped_key(idempotency, principal, name))
+    return OutcomeOut.of(outcome)
+
+
 def _simple(name: str, summary: str, method: Callable[..., Awaitable[Outcome]]) -> None:
     async def act(center_id: str, counter_id: str, services: ServicesDep,
                   principal: PrincipalDep, idempotency: IdempotencyDep) -> OutcomeOut:
-        staff = counter_actor(principal, center_id)
-        outcome = await method(services.engine, center_id, counter_id, staff,
-                               idempotency_key=scoped_key(idempotency, principal, name))
-        return OutcomeOut.of(outcome)
+        return await act_at_counter(services, principal, name, method, center_id, counter_id,
+                                    idempotency)
 
     act.__name__ = name.replace("-", "_")
     router.post(f"{COUNTER}/{name}", response_model=OutcomeOut, summary=summary)(act)

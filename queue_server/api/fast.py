@@ -19,14 +19,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from queue_server.api.counters import COUNTER, SIMPLE_ACTIONS, counter_actor
-from queue_server.api.deps import (
-    Services,
-    checked_idempotency_key,
-    required_bearer,
-    scoped_key,
-)
-from queue_server.api.schemas import KioskTicketIn, OutcomeOut
+from queue_server.api.counters import COUNTER, SIMPLE_ACTIONS, act_at_counter
+from queue_server.api.deps import Services, checked_idempotency_key, required_bearer
+from queue_server.api.schemas import KioskTicketIn
 from queue_server.api.tickets import issue_at_kiosk
 from queue_server.models import Outcome
 
@@ -53,12 +48,10 @@ def _counter_action(name: str, method: Callable[..., Awaitable[Outcome]]) -> Rou
         principal = await services.principal_from_token(
             required_bearer(request.headers.get("authorization")))
         key = checked_idempotency_key(request.headers.get("idempotency-key"))
-        center_id = request.path_params["center_id"]
-        staff = counter_actor(principal, center_id)
-        outcome = await method(services.engine, center_id, request.path_params["counter_id"],
-                               staff, idempotency_key=scoped_key(key, principal, name))
-        return Response(OutcomeOut.of(outcome).model_dump_json(),
-                        media_type="application/json")
+        answer = await act_at_counter(services, principal, name, method,
+                                      request.path_params["center_id"],
+                                      request.path_params["counter_id"], key)
+        return Response(answer.model_dump_json(), media_type="application/json")
 
     return Route(f"{COUNTER}/{name}", act, methods=["POST"])
 

@@ -197,8 +197,8 @@ class Hub:
         everyone = list({s for subscribers in self._subscribers.values() for s in subscribers})
         slices = max(1, math.ceil(seconds / ROUND_SLICE_S))
         size = math.ceil(len(everyone) / slices)
-        for start in range(0, slices * size or slices, size or 1):
-            for subscriber in everyone[start:start + size]:
+        for index in range(slices):
+            for subscriber in everyone[index * size:(index + 1) * size]:
                 pending = act(subscriber)
                 if pending is not None:
                     await pending

@@ -24,23 +24,23 @@ if booked and appt == 0 then fail('invalid-input', 'a booking needs an appointme
 
 local now = now_ms(m)
 local day = local_day(now)
-local field = 'w:' .. service
 local reply, ahead, counts
 if booked then
   local t, tb = create_ticket(now, day, service, m[3], channel, prio, now, appt, 'booked', '',
     '', '', ARGV[8])
   redis.call('ZADD', K.booked(), ARGV[6], t[TF.id])
-  counts = redis.call('HGET', K.live(), field) or '0'
+  counts = redis.call('HGET', K.live(), 'w:' .. service) or '0'
   reply = emit(m, 'issued', now, tb, nil, nil, nil)
   ahead = -1
 else
-  local unit = prio ~= '' and SQ.P or (appt > 0 and SQ.A or SQ.N)
-  counts = take_place(field, unit)  -- first: a full queue refuses before any write
+  -- Its place first (queue_for of what the ticket will be): a full queue refuses before any
+  -- write.
+  local key, score, field, unit = queue_for({[TF.target_counter] = '', [TF.priority] = prio,
+    [TF.service] = service, [TF.appt] = appt, [TF.arrived] = now})
+  counts = take_place(field, unit)
   local t, tb = create_ticket(now, day, service, m[3], channel, prio, now, appt, 'waiting', '',
     '', '', ARGV[8])
-  redis.call('ZADD', prio ~= '' and K.queue_priority(service) or (appt > 0 and
-    K.queue_appointment(service) or K.queue(service)), appt > 0 and prio == '' and ARGV[6]
-    or int(now), t[TF.id])
+  redis.call('ZADD', key, int(score), t[TF.id])
   reply = emit(m, 'issued', now, tb, nil, totals(TOT.waiting), waiting_of(service, counts))
   -- The newest arrival of its queue: behind everyone in it, and a normal ticket also behind
   -- the priority tickets and the appointments due (as people_ahead counts them).

@@ -31,21 +31,23 @@ local function head_arrival(key, by_arrival)
   return load_ticket(head[1])[TF.arrived]
 end
 
+-- One read per kind for all counters or services, not one per counter or service.
+local function each(list, make)
+  local out = {}
+  for i, item in ipairs(list) do out[i] = make(item) end
+  return out
+end
+
 local ids = split(m[5])
-local counter_keys = {}
-for i, id in ipairs(ids) do counter_keys[i] = K.counter(id) end
-local records = redis.call('MGET', unpack(counter_keys))
-local names = redis.call('HMGET', KEYS[1], unpack((function()
-  local fields = {}
-  for i, id in ipairs(ids) do fields[i] = 'k:' .. id end
-  return fields
-end)()))
+local records = redis.call('MGET', unpack(each(ids, function(id) return K.counter(id) end)))
+local names = redis.call('HMGET', KEYS[1], unpack(each(ids, function(id) return 'k:' .. id end)))
+local queued = redis.call('HMGET', K.live(), unpack(each(ids, function(id) return 'q:' .. id end)))
 for i, id in ipairs(ids) do
   local c = cmsgpack.unpack(records[i])
   local view = {id = id, state = c[CF.state], staff = c[CF.staff], ticket = c[CF.ticket],
     reason = c[CF.reason], since = c[CF.since], services = table.concat(c[CF.services], ','),
     name = names[i], streak = c[CF.streak], held_since = c[CF.held_since],
-    queued = redis.call('HGET', K.live(), 'q:' .. id) or '0'}
+    queued = queued[i] or '0'}
   if c[CF.ticket] ~= '' then
     local t = load_ticket(c[CF.ticket])
     view.current = {id = c[CF.ticket], number = t[TF.number], priority = t[TF.priority],
@@ -57,17 +59,22 @@ for i, id in ipairs(ids) do
   out.counters[#out.counters + 1] = view
 end
 
-for _, service in ipairs(split(m[6])) do
+local service_ids = split(m[6])
+local counts = redis.call('HMGET', K.live(),
+  unpack(each(service_ids, function(id) return 'w:' .. id end)))
+local done_today = redis.call('HMGET', K.day(day),
+  unpack(each(service_ids, function(id) return 'sv:' .. id end)))
+local infos = redis.call('HMGET', KEYS[1],
+  unpack(each(service_ids, function(id) return 's:' .. id end)))
+for i, service in ipairs(service_ids) do
   local q, qp, qa = K.queue(service), K.queue_priority(service), K.queue_appointment(service)
   local oldest = nil
   for _, arrival in ipairs({head_arrival(q, true) or false, head_arrival(qp, true) or false,
     head_arrival(qa, false) or false}) do
     if arrival and (oldest == nil or arrival < oldest) then oldest = arrival end
   end
-  local counts, done_today = service_load(service, day)
-  local row = {id = service, counts = counts, done_today = done_today, oldest = oldest or 0,
-    typical_s = tonumber(typical_of(redis.call('HGET', KEYS[1], 's:' .. service))),
-    tickets = listed(qp, 'P')}
+  local row = {id = service, counts = counts[i] or '0', done_today = done_today[i] or '0',
+    oldest = oldest or 0, typical_s = tonumber(typical_of(infos[i])), tickets = listed(qp, 'P')}
   for _, r in ipairs(listed(qa, 'A')) do row.tickets[#row.tickets + 1] = r end
   for _, r in ipairs(listed(q, 'N')) do row.tickets[#row.tickets + 1] = r end
   out.services[#out.services + 1] = row

@@ -34,13 +34,11 @@ end
 
 local now = now_ms(m)
 local day = local_day(now)
--- The new ticket's place first: a full queue refuses before any write.
-local new_field, new_unit
-if to_counter ~= '' then
-  new_field, new_unit = 'q:' .. to_counter, t[TF.priority] ~= '' and KQ.P or KQ.N
-else
-  new_field, new_unit = 'w:' .. to_service, t[TF.priority] ~= '' and SQ.P or SQ.N
-end
+-- The new ticket's place first (queue_for of what it will be): a full queue refuses before
+-- any write.
+local new_key, new_score, new_field, new_unit = queue_for({[TF.target_counter] = to_counter,
+  [TF.priority] = t[TF.priority], [TF.service] = to_service, [TF.appt] = 0,
+  [TF.arrived] = t[TF.arrived]})
 local new_counts = take_place(new_field, new_unit)
 local was, waiting = t[TF.status], {}
 if was == 'waiting' then
@@ -57,8 +55,7 @@ end
 local new, nb = create_ticket(now, day, to_service, info, 'transfer', t[TF.priority],
   t[TF.arrived], 0, 'waiting', t[TF.id], to_counter, note,
   redis.call('HGET', K.ticket(t[TF.id]), 'h') or '')
-local key = queue_for(new)
-redis.call('ZADD', key, int(new[TF.arrived]), new[TF.id])
+redis.call('ZADD', new_key, int(new_score), new[TF.id])
 if to_counter == '' then
   waiting[#waiting + 1], waiting[#waiting + 2] = to_service, new_counts
 end
