@@ -28,6 +28,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import msgpack
+
 TICKET_FIELDS: tuple[str, ...] = (
     "id", "number", "service", "status", "priority", "channel", "counter", "staff",
     "arrived", "issued", "appt", "called", "started", "ended", "recalls", "rating",
@@ -132,6 +134,51 @@ def event_view(record: Sequence[Any] | Mapping[str, Any], center: str) -> dict[s
         view["waiting"] = {pairs[i]: waiting_in(SERVICE_QUEUE.decode(pairs[i + 1]))
                            for i in range(0, len(pairs), 2)}
     return view
+
+
+def decode_event(raw: bytes | Sequence[Any], center: str) -> dict[str, Any]:
+    """A stream event with everything it carries, for the projections and the archive.
+
+    Keys (docs/architecture.md, "Events"): ``type``, ``at`` (ms, the center's Redis clock),
+    ``center``; ``ticket``, ``new_ticket`` (ticket maps, :data:`TICKET_FIELDS`) or None;
+    ``counter`` (the counter after the transition) and ``before`` (the counter before it, when
+    the transition changed it) as maps of :data:`COUNTER_FIELDS` (``services`` a list) or None;
+    ``totals`` ({waiting, called, serving} after) or None; ``waiting`` ({service: waiting})
+    for the services whose count changed, or {}; ``actor`` (``staff:<username>``,
+    ``supervisor:<username>``, ``province:<username>``, ``kiosk:<device>``,
+    ``display:<device>``, ``citizen``, ``system``; '' when unknown), ``origin`` (the client's
+    address, or ''), ``info`` (a map of what a type needs besides the records, e.g. the closed
+    ``day`` of ``day_closed``; {} when none). Unlike :func:`event_view` it keeps the
+    secret-bearing ``info`` fields, so it is never sent to a socket."""
+    record = msgpack.unpackb(raw, raw=False) if isinstance(raw, bytes) else raw
+    if isinstance(record, Mapping):  # the first layout: already a view, without internals
+        return {"before": None, "new_ticket": None, "totals": None, "waiting": {},
+                "actor": "", "origin": "", "info": {}, **record, "center": center}
+    raw_fields = dict(zip(EVENT_FIELDS, record, strict=True))
+
+    def full_counter(value: Any) -> dict[str, Any] | None:
+        if value is None:
+            return None
+        view = dict(zip(COUNTER_FIELDS, value, strict=True))
+        view["services"] = [_text(s) for s in view["services"] or []]
+        return view
+
+    pairs = raw_fields["waiting"] or []
+    return {
+        "type": raw_fields["type"], "at": raw_fields["at"], "center": center,
+        "ticket": ticket_view(raw_fields["ticket"]) if raw_fields["ticket"] is not None
+        else None,
+        "counter": full_counter(raw_fields["counter"]),
+        "before": full_counter(raw_fields.get("before")),
+        "new_ticket": ticket_view(raw_fields["new_ticket"])
+        if raw_fields["new_ticket"] is not None else None,
+        "totals": TOTALS.decode(raw_fields["totals"]) if raw_fields["totals"] is not None
+        else None,
+        "waiting": {pairs[i]: waiting_in(SERVICE_QUEUE.decode(pairs[i + 1]))
+                    for i in range(0, len(pairs), 2)},
+        "actor": raw_fields.get("actor") or "", "origin": raw_fields.get("origin") or "",
+        "info": dict(raw_fields.get("info") or {}),
+    }
 
 
 # ---------------------------------------------------------------------- the Lua side
