@@ -8,6 +8,7 @@ WebSocket server. Shutdown in reverse. Nothing lives at import time.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 from collections.abc import AsyncIterator
@@ -23,11 +24,14 @@ from queue_server.accounts import AccountStore
 from queue_server.api import admin, counters, fast, health, problems, public, tickets
 from queue_server.api.deps import Services
 from queue_server.auth import TokenSigner
+from queue_server.booking import Bookings
+from queue_server.day_scheduler import DayScheduler
 from queue_server.embedded import start_or_reuse
 from queue_server.engine import Engine
 from queue_server.errors import Unavailable
 from queue_server.live.hub import Hub
 from queue_server.live.server import start_server
+from queue_server.projector import Projector
 from queue_server.province import load_province
 from queue_server.redis_client import RedisClient, close, connect
 from queue_server.script_runner import ScriptRunner
@@ -50,6 +54,12 @@ async def _load_scripts(runner: ScriptRunner) -> None:
             await asyncio.sleep(0.2)
 
 
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
 async def build_services(settings: Settings, stack: AsyncExitStack) -> Services:
     settings = settings.with_secret()
     url = settings.redis_url
@@ -65,9 +75,17 @@ async def build_services(settings: Settings, stack: AsyncExitStack) -> Services:
     province = load_province(settings.province_file)
     engine = Engine(runner, province)
     await engine.sync_province()
+    projector = Projector(runner, province)
     services = Services(
         settings=settings, province=province, engine=engine, accounts=AccountStore(runner),
-        signer=TokenSigner(settings.secret_key, settings.staff_token_hours * 3600))
+        signer=TokenSigner(settings.secret_key, settings.staff_token_hours * 3600),
+        bookings=Bookings(engine, province), projector=projector)
+    # Derived figures and the centers' days: every replica runs both (each step is atomic
+    # and checks its own precondition in Redis, so running them twice changes nothing).
+    for name, job in (("qms-projector", projector.run_forever()),
+                      ("qms-day-scheduler", DayScheduler(engine).run_forever())):
+        task = asyncio.create_task(job, name=name)
+        stack.push_async_callback(_cancel, task)
     # The hub's blocking reads get their own connection pool.
     reader: RedisClient = connect(url, max_connections=4)
     stack.push_async_callback(close, reader)

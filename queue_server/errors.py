@@ -20,7 +20,8 @@
     └── Unavailable            the state store cannot be reached
 
 Every exception carries ``code`` (a stable machine name used as the problem ``type`` on the
-wire) and ``fields`` (what was expected and what arrived), and its ``str`` is one sentence a
+wire), ``reason`` (the key of its sentence in the message catalogue: several reasons share a
+code) and ``fields`` (what was expected and what arrived), and its ``str`` is one sentence a
 person can act on.
 """
 
@@ -35,9 +36,10 @@ class QmsError(Exception):
     code = "qms-error"
     status = 400
 
-    def __init__(self, message: str, **fields: Any) -> None:
+    def __init__(self, message: str, *, reason: str | None = None, **fields: Any) -> None:
         super().__init__(message)
         self.message = message
+        self.reason = reason or self.code.replace("-", "_")
         self.fields = fields
 
 
@@ -64,8 +66,8 @@ class RateLimited(QmsError):
     code = "rate-limited"
     status = 429
 
-    def __init__(self, message: str, retry_after: int) -> None:
-        super().__init__(message, retry_after=retry_after)
+    def __init__(self, message: str, retry_after: int, *, reason: str | None = None) -> None:
+        super().__init__(message, reason=reason, retry_after=retry_after)
         self.retry_after = retry_after
 
 
@@ -126,5 +128,6 @@ ERRORS_BY_CODE: dict[str, type[QmsError]] = {
         CounterStateError,
         IdempotencyMismatch,
         Forbidden,
+        Conflict,
     )
 }

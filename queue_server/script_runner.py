@@ -19,6 +19,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from queue_server.errors import ERRORS_BY_CODE, QmsError, Unavailable
 from queue_server.redis_client import RedisClient, is_cluster
+from queue_server.refusals import from_reply
 from queue_server.scripts import Script, all_scripts, library_source
 
 Arg = str | int | float | bytes
@@ -35,6 +36,9 @@ def translate_error(error: Exception) -> Exception:
     """A script's refusal ("QMS <code> <detail>") as the matching QmsError."""
     if isinstance(error, ResponseError):
         text = str(error)
+        refusal = from_reply(text)
+        if refusal is not None:
+            return refusal
         if text.startswith("QMS "):
             _, code, detail = [*text.split(" ", 2), ""][:3]
             # Redis may append where the error was raised; the sentence ends before that.

@@ -10,9 +10,11 @@ from fastapi import Depends, Header, Request
 
 from queue_server.accounts import AccountStore
 from queue_server.auth import Principal, Role, TokenSigner
-from queue_server.engine import Engine
+from queue_server.booking import Bookings
+from queue_server.engine import Actor, Engine
 from queue_server.errors import InvalidInput, RateLimited, Unauthenticated
 from queue_server.keys import rate_limit_key
+from queue_server.projector import Projector
 from queue_server.province import Province
 from queue_server.settings import Settings
 
@@ -26,6 +28,8 @@ class Services:
     engine: Engine
     accounts: AccountStore
     signer: TokenSigner
+    bookings: Bookings
+    projector: Projector
     extras: dict[str, Any] = field(default_factory=dict)  # hub, speech cache … set at start
 
     async def principal_from_token(self, token: str) -> Principal:
@@ -139,6 +143,14 @@ def scoped_key(key: str | None, principal: Principal | None, route: str) -> str 
         return None
     who = f"{principal.role.value}:{principal.subject}" if principal else "anonymous"
     return hashlib.sha256(f"{who}|{route}|{key}".encode()).hexdigest()[:40]
+
+
+def actor_of(principal: Principal | None, request: Request) -> Actor:
+    """Who acts and from where, as the transition's event records it (the audit trail)."""
+    origin = request.client.host if request.client else ""
+    if principal is None:
+        return Actor("citizen", origin)
+    return Actor(f"{principal.role.value}:{principal.subject}", origin)
 
 
 def require_role(principal: Principal, center_id: str, *roles: Role) -> None:
