@@ -18,7 +18,7 @@ ENGLISH: dict[str, str] = {
     "counter_unknown": "unknown counter {counter} at center {center}",
     "channel_invalid": "channel must be one of {allowed}, got {channel}",
     "priority_invalid": "priority category must be one of {allowed}, got {priority}",
-    "pause_reason_invalid": "pause reason must be one of {allowed}, got {reason}",
+    "pause_reason_invalid": "pause reason must be one of {allowed}, got {pause_reason}",
     "rating_invalid": "rating must be a whole number from 1 to 5, got {rating}",
     "services_empty": "counter {counter} must serve at least one service",
     "service_repeated": "service {service} is listed twice",
@@ -74,6 +74,8 @@ def from_reply(text: str) -> QmsError | None:
         return None
     if not isinstance(fields, dict):
         fields = {}
-    fields = {k: ("" if v == {} else v) for k, v in fields.items()}
+    # cjson writes an empty Lua table as {}; 'reason' is the error's own attribute.
+    fields = {("detail_" + k if k == "reason" else k): ("" if v == {} else v)
+              for k, v in fields.items()}
     cls = ERRORS_BY_CODE.get(code, QmsError)
     return cls(english(reason, fields), reason=reason, **fields)

@@ -154,10 +154,13 @@ class ScriptRunner:
                         result = error
                 if future.done():
                     continue
-                if isinstance(result, Exception):
-                    future.set_exception(translate_error(result))
-                else:
-                    future.set_result(result)
+                try:
+                    if isinstance(result, Exception):
+                        future.set_exception(translate_error(result))
+                    else:
+                        future.set_result(result)
+                except Exception as error:  # never leave a caller waiting for nothing
+                    future.set_exception(error)
         finally:
             self._inflight -= 1
             self._schedule()

@@ -8,7 +8,7 @@ local c, before = load_counter(ARGV[5])
 require_holder(c, ARGV[6])
 if not m[FIRST_SETTING] then
   fail('invalid-input', 'pause_reason_invalid',
-    {reason = reason, allowed = redis.call('HGET', KEYS[1], 'reasons')})
+    {pause_reason = reason, allowed = redis.call('HGET', KEYS[1], 'reasons')})
 end
 if c[CF.state] ~= 'open' then
   fail('counter-state', 'counter_not_open', {counter = c[CF.id], state = c[CF.state]})
