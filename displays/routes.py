@@ -125,16 +125,16 @@ async def _require_speaker(services: Services, center_id: str, authorization: st
         raw = value.strip() if scheme.lower() == "bearer" else None
     if not raw:
         raise Unauthenticated("an announcement needs a display or staff token "
-                              "(Authorization: Bearer … or ?token=)")
+                              "(Authorization: Bearer … or ?token=)",
+                              reason="announcement_token_missing")
     principal = await services.principal_from_token(raw)
     principal.require(center_id, *SPEAKERS)
 
 
 def _speech_problem(error: Exception) -> JSONResponse:
     if isinstance(error, UnknownVoiceError):
-        return problem(422, "invalid-input", str(error), field="voice")
-    return problem(503, "unavailable", "the spoken call could not be rendered; the display "
-                   "shows it and will try again at the next call", retry_after=5)
+        return problem(422, "invalid-input", reason="unknown_voice", fields=error.fields)
+    return problem(503, "unavailable", reason="speech_render_failed", retry_after=5)
 
 
 @router.get("/api/v1/centers/{center_id}/announcement", tags=["displays"],
@@ -185,14 +185,15 @@ async def audio(
         # Another replica rendered it into its own folder: the query says what to render,
         # and the key must match it (so this cannot render arbitrary text).
         if not (center and number and counter):
-            raise NotFound(f"no audio {key}.wav here")
+            raise NotFound(f"no audio {key}.wav here", reason="unknown_audio")
         place = services.province.center(center)
         await _require_speaker(services, place.id, authorization, token)
         try:
             call = announcer.call(place, number, counter, recall=recall, language=lang,
                                   voice=voice)
             if announcer.text_and_key(call)[1] != key:
-                raise NotFound(f"audio {key}.wav does not belong to these parameters")
+                raise NotFound(f"audio {key}.wav does not belong to these parameters",
+                               reason="unknown_audio")
             _, path = await announcer.render(call)
         except (UnknownVoiceError, SpeechRenderError) as error:
             return _speech_problem(error)

@@ -48,9 +48,12 @@ class Principal:
         """Refuse unless this caller has one of ``roles`` and belongs to the center."""
         if self.role not in roles:
             allowed = ", ".join(r.value for r in roles)
-            raise Forbidden(f"this needs the role {allowed}; you are {self.role.value}")
+            raise Forbidden(f"this needs the role {allowed}; you are {self.role.value}",
+                            reason="role_not_allowed", roles=[r.value for r in roles],
+                            role=self.role.value)
         if not self.may_act_in(center_id):
-            raise Forbidden(f"you belong to center {self.center}, not {center_id}")
+            raise Forbidden(f"you belong to center {self.center}, not {center_id}",
+                            reason="other_center", center=center_id, own=self.center or "")
 
 
 class TokenSigner:
@@ -69,9 +72,10 @@ class TokenSigner:
             data, signed_at = self._serializer.loads(
                 token.removeprefix("st."), max_age=self.max_age_s, return_timestamp=True)
         except SignatureExpired:
-            raise Unauthenticated("your login has expired: log in again") from None
+            raise Unauthenticated("your login has expired: log in again",
+                                  reason="login_expired") from None
         except BadSignature:
-            raise Unauthenticated("the login token is not valid") from None
+            raise Unauthenticated("the login token is not valid", reason="login_invalid") from None
         return Principal(Role(data["r"]), data["u"], data["c"],
                          signed_at.timestamp() + self.max_age_s)
 

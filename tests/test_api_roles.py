@@ -245,6 +245,8 @@ ROWS = [
     Row("GET", C, public(), with_center()),
     Row("GET", "/api/v1/suggest", public(), plain(query={"service": "land"}), ONE),
     Row("GET", "/api/v1/config", public(), plain(), ONE),
+    Row("GET", "/api/v1/messages", public(), plain(), ONE),
+    Row("GET", "/api/v1/public/tickets/{ticket_id}", public(), ticket_target("waiting")),
     Row("GET", "/health/live", public(), plain(), ONE),
     Row("GET", "/health/ready", public(), plain(), ONE),
     Row("POST", "/api/v1/bookings", public(),

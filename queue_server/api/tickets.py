@@ -53,7 +53,9 @@ def _ticket_url(services: Services, request: Request, ticket: Ticket, token: str
 
 def _require_open(services: Services, center_id: str, at: dt.datetime) -> None:
     if services.settings.enforce_hours and not services.province.hours.is_open(at):
-        raise Conflict(f"center {center_id} is closed at {at:%H:%M} on this day")
+        raise Conflict(f"center {center_id} is closed at {at:%H:%M} on this day",
+                       reason="center_closed_at", center=center_id, time=f"{at:%H:%M}",
+                       date=f"{at:%d/%m/%Y}")
 
 
 def _issued(services: Services, request: Request, state: TicketState, token: str) -> IssuedOut:
@@ -75,7 +77,8 @@ async def book(body: BookingIn, request: Request, services: ServicesDep,
         at = at.replace(tzinfo=TIMEZONE) if at.tzinfo is None else at.astimezone(TIMEZONE)
         if not now < at < now + dt.timedelta(days=MAX_BOOKING_DAYS):
             raise InvalidInput(f"appointment_at must be in the next {MAX_BOOKING_DAYS} days",
-                               field="appointment_at")
+                               reason="appointment_out_of_range", field="appointment_at",
+                               days=MAX_BOOKING_DAYS)
         _require_open(services, center.id, at)
         appointment_ms = epoch_ms(at)
     else:
@@ -91,7 +94,8 @@ async def book(body: BookingIn, request: Request, services: ServicesDep,
         # Anonymous keys are not scoped by a login, and a replay returns the ticket's secret:
         # the key itself must be unguessable (a UUID is 36 characters).
         raise InvalidInput(f"Idempotency-Key for a booking: at least {MIN_ANONYMOUS_KEY} "
-                           "random characters (a UUID)", field="Idempotency-Key")
+                           "random characters (a UUID)", reason="booking_key_too_short",
+                           field="Idempotency-Key", min=MIN_ANONYMOUS_KEY)
     scoped = scoped_key(idempotency, None, "book")
     token = _new_token(services, scoped)
     state = await services.engine.issue_with_estimate(
@@ -131,7 +135,8 @@ async def _authorize_ticket(services: Services, ticket_id: str, token: str | Non
         principal.require(center, *roles)
         return ""
     if token is None:
-        raise Unauthenticated("this needs the ticket's token (X-Ticket-Token) or a login")
+        raise Unauthenticated("this needs the ticket's token (X-Ticket-Token) or a login",
+                              reason="ticket_token_missing")
     return services.ticket_token_hash(token)
 
 
@@ -143,7 +148,8 @@ async def read_ticket(ticket_id: str, services: ServicesDep, token: TicketTokenD
                                      *STAFF_ROLES, Role.DISPLAY, Role.PROVINCE)
     state = await services.engine.ticket(ticket_id)
     if wanted and not same_hash(wanted, state.token_hash):
-        raise Forbidden("the ticket token does not match this ticket")
+        raise Forbidden("the ticket token does not match this ticket",
+                        reason="ticket_token_mismatch")
     return TicketStateOut.of(state)
 
 
