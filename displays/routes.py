@@ -3,6 +3,7 @@
 Pages (static HTML; their scripts and styles are under ``/static/displays``):
 
 - ``/display/{center}``: the lobby display (device token ``dev.…`` in ``?token=`` once);
+- ``/screen/{center}/{counter}``: the counter's own screen (a ``screen`` device token);
 - ``/kiosk/{center}``: the ticket kiosk;
 - ``/book``: online booking on a phone; ``/t/{ticket_id}``: a citizen's ticket.
 
@@ -64,6 +65,13 @@ def _page(name: str) -> FileResponse:
 @router.get("/display/{center_id}", include_in_schema=False)
 async def display_page(center_id: str) -> FileResponse:
     return _page("display.html")
+
+
+@router.get("/screen/{center_id}/{counter_id}", include_in_schema=False)
+async def counter_screen_page(center_id: str, counter_id: str) -> FileResponse:
+    # An unknown center or counter is said by the page, in the page's language, with what
+    # to do next (it reads page-config), as the lobby display does.
+    return _page("screen.html")
 
 
 @router.get("/kiosk/{center_id}", include_in_schema=False)

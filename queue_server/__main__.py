@@ -4,7 +4,7 @@ Commands:
   run             start Redis (embedded unless QMS_REDIS_URL is set) and the server; print the
                   address of every page
   create-account  add a staff, supervisor or province account (the first ones come from here)
-  create-device   add a kiosk or display token for a center (printed once)
+  create-device   add a kiosk, display or counter screen token for a center (printed once)
   summary         print the province as loaded (centers, services, counters)
 """
 
@@ -43,8 +43,8 @@ def _parser() -> argparse.ArgumentParser:
     account.add_argument("--center", help="center code (not for province accounts)")
     account.add_argument("--password", help="default: asked on the terminal, or "
                                             "QMS_NEW_PASSWORD")
-    device = commands.add_parser("create-device", help="add a kiosk or display token")
-    device.add_argument("kind", choices=["kiosk", "display"])
+    device = commands.add_parser("create-device", help="add a kiosk, display or counter screen token")
+    device.add_argument("kind", choices=["kiosk", "display", "screen"])
     device.add_argument("--center", required=True)
     device.add_argument("--label", default="")
     commands.add_parser("summary", help="print the province as loaded")

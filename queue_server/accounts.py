@@ -98,7 +98,7 @@ class AccountStore:
     async def create_device(self, role: Role, center: str, label: str) -> tuple[str, str]:
         """A new kiosk or display token: returns (device id, the token to configure)."""
         if role not in DEVICE_ROLES:
-            raise InvalidInput(f"a device is a kiosk or a display, got {role}",
+            raise InvalidInput(f"a device is a kiosk, a display or a counter screen, got {role}",
                                reason="device_kind_unknown", field="kind", kind=str(role))
         device_id = secrets.token_hex(6)
         secret = secrets.token_urlsafe(24)

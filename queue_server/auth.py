@@ -5,7 +5,9 @@ Token forms, all sent as ``Authorization: Bearer …`` (or ``?token=`` on WebSoc
 browsers cannot give headers):
 
 - ``st.<signed>``: a staff member's login, signed with the server's key, expiring;
-- ``dev.<id>.<secret>``: a kiosk or display; the record in Redis can be revoked at any time;
+- ``dev.<id>.<secret>``: a kiosk, a lobby display or a counter screen (the small display above
+  one counter: it may follow its center's public channel and nothing else); the record in
+  Redis can be revoked at any time;
 - ``tk.<secret>``: a citizen's ticket; only its salted hash is stored, in the ticket.
 """
 
@@ -25,13 +27,14 @@ class Role(StrEnum):
     CITIZEN = "citizen"
     KIOSK = "kiosk"
     DISPLAY = "display"
+    SCREEN = "screen"  # the counter's own screen
     STAFF = "staff"
     SUPERVISOR = "supervisor"
     PROVINCE = "province"
 
 
 PEOPLE_ROLES = frozenset({Role.STAFF, Role.SUPERVISOR, Role.PROVINCE})
-DEVICE_ROLES = frozenset({Role.KIOSK, Role.DISPLAY})
+DEVICE_ROLES = frozenset({Role.KIOSK, Role.DISPLAY, Role.SCREEN})
 
 
 @dataclass(frozen=True)

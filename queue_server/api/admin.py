@@ -68,7 +68,7 @@ async def create_staff(body: StaffIn, services: ServicesDep,
 
 
 @router.post("/devices", status_code=201, response_model=DeviceOut,
-             summary="Create a kiosk or display token (shown once)")
+             summary="Create a kiosk, display or counter screen token (shown once)")
 async def create_device(body: DeviceIn, services: ServicesDep,
                         principal: PrincipalDep) -> DeviceOut:
     principal.require(body.center, Role.SUPERVISOR, Role.PROVINCE)

@@ -87,7 +87,7 @@ class StaffIn(Body):
 
 
 class DeviceIn(Body):
-    kind: Literal["kiosk", "display"]
+    kind: Literal["kiosk", "display", "screen"]
     center: str = Field(min_length=1, max_length=16)
     label: str = Field("", max_length=100)
 
