@@ -43,13 +43,12 @@ def reasons_in_python() -> dict[str, str]:
         tree = ast.parse(path.read_text(), str(path))
         where = str(path.relative_to(ROOT))
         for node in ast.walk(tree):
-            if isinstance(node, ast.keyword) and node.arg == "reason":
-                if isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
-                    found[node.value.value] = f"{where}:{node.value.lineno}"
-            elif isinstance(node, ast.Assign) and any(
-                    isinstance(t, ast.Name) and t.id == "reason" for t in node.targets):
-                if isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
-                    found[node.value.value] = f"{where}:{node.lineno}"
+            named = (isinstance(node, ast.keyword) and node.arg == "reason") or (
+                isinstance(node, ast.Assign)
+                and any(isinstance(t, ast.Name) and t.id == "reason" for t in node.targets))
+            value = getattr(node, "value", None)
+            if named and isinstance(value, ast.Constant) and isinstance(value.value, str):
+                found[value.value] = f"{where}:{value.lineno}"
     # RateLimited's reason is rate_limited_<scope>, one per scope a route limits.
     for scope in re.findall(r'rate_limit\("([a-z]+)"',
                             (ROOT / "queue_server/api/tickets.py").read_text()):

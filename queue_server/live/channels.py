@@ -97,8 +97,8 @@ async def authorize(services: Services, request: ChannelRequest) -> Principal | 
         return principal
     center = request.center or center_of_ticket(request.ticket or "")
     services.province.center(center)
-    roles = {"display": (Role.DISPLAY, Role.SCREEN, *PAGE_ROLES), "counter": (Role.STAFF, Role.SUPERVISOR),
-             "ticket": PAGE_ROLES}[request.kind]
+    roles = {"display": (Role.DISPLAY, Role.SCREEN, *PAGE_ROLES),
+             "counter": (Role.STAFF, Role.SUPERVISOR), "ticket": PAGE_ROLES}[request.kind]
     principal.require(center, *roles)
     if request.kind == "counter":
         assert request.center is not None and request.counter is not None
