@@ -5,8 +5,8 @@ Roles: anonymous, citizen (a ticket's ``tk.`` token), kiosk, display and counter
 (device tokens of center A), staff and supervisor (accounts of center A), province. "own"
 targets center A (or the citizen's own ticket); "other" targets center B (or a ticket of B
 with A's token). A cell expected to pass gets fresh state first (a waiting ticket, a counter
-holding a called ticket, …), so it must answer 2xx, not merely "not 401/403". A new endpoint without a row fails
-``test_the_matrix_covers_every_endpoint``.
+holding a called ticket, …), so it must answer 2xx, not merely "not 401/403". A new endpoint
+without a row fails ``test_the_matrix_covers_every_endpoint``.
 """
 
 from __future__ import annotations
