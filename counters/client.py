@@ -29,11 +29,12 @@ class CliError(Exception):
         self.status = status
 
     @classmethod
-    def of(cls, reason: str, status: int = 0, **fields: Any) -> CliError:
-        """The catalogue's sentence for ``reason`` (queue_server/messages.py), "vi / en"."""
+    def of(cls, key: str, status: int = 0, **fields: Any) -> CliError:
+        """The catalogue's sentence of the reason ``key`` (queue_server/messages.py),
+        "vi / en"."""
         from queue_server.messages import render
 
-        return cls(f"{render(reason, fields, 'vi')} / {render(reason, fields, 'en')}", status)
+        return cls(f"{render(key, fields, 'vi')} / {render(key, fields, 'en')}", status)
 
 
 def config_dir() -> Path:

@@ -49,6 +49,13 @@ def reasons_in_python() -> dict[str, str]:
             value = getattr(node, "value", None)
             if named and isinstance(value, ast.Constant) and isinstance(value.value, str):
                 found[value.value] = f"{where}:{value.lineno}"
+        # The CLI's own sentences: CliError.of("<reason>", …)
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and node.func.attr == "of" and node.args
+                    and isinstance(node.args[0], ast.Constant)
+                    and isinstance(node.args[0].value, str)):
+                found[node.args[0].value] = f"{where}:{node.lineno}"
     # RateLimited's reason is rate_limited_<scope>, one per scope a route limits.
     for scope in re.findall(r'rate_limit\("([a-z]+)"',
                             (ROOT / "queue_server/api/tickets.py").read_text()):

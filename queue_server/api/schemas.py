@@ -208,7 +208,12 @@ class CenterOut(BaseModel):
     name: str
     type: str
     open_counters: int
-    waiting: int
+    waiting: int = Field(description="everyone waiting: the services' queues plus "
+                         "waiting_for_counters")
+    waiting_for_counters: int = Field(0, description="tickets waiting for one particular "
+                                      "counter (transferred or moved to it)")
+    counters_waiting: dict[str, int] = Field(
+        default_factory=dict, description="per counter with any: its waiting_for_counters")
     services: list[ServiceWaitOut]
 
 

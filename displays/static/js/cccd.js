@@ -9,7 +9,7 @@
 (function () {
   'use strict';
   const Q = (window.QMS = window.QMS || {});
-  const WEDGE_GAP_MS = 80;
+  const WEDGE_GAP_MS = 150; // a scanner: a few ms a key; the kiosk has no text field a person types in
   const ELDERLY_AGE = 60; // Luật Người cao tuổi 2009, Điều 2: công dân từ đủ 60 tuổi trở lên
 
   function parseDate(text) {
