@@ -169,6 +169,8 @@ def test_counter_console_by_keyboard_alone(browser: Any, center: Center,
     check(page, "counter-console-1366x768", ["#actions button[data-action='call-next']"])
     page.keyboard.press("n")
     until(page, "() => /[A-Z][0-9]{3}/.test(document.getElementById('current').textContent)")
+    page.wait_for_selector("#actions button[data-action='transfer']:not([disabled])",
+                           timeout=ms(10))
     page.keyboard.press("t")  # the transfer dialog, by keyboard: only open counters offered
     page.wait_for_selector("#transfer-counter", state="visible", timeout=ms(5))
     offered = page.eval_on_selector_all("#transfer-counter option", "os => os.map(o => o.value)")
