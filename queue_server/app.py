@@ -19,7 +19,7 @@ from typing import Any
 from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
 
-from queue_server import __version__, gc_policy
+from queue_server import __version__, gc_policy, web
 from queue_server.accounts import AccountStore
 from queue_server.api import admin, counters, fast, health, problems, public, tickets
 from queue_server.api.deps import Services
@@ -36,6 +36,7 @@ from queue_server.province import load_province
 from queue_server.redis_client import RedisClient, close, connect
 from queue_server.script_runner import ScriptRunner
 from queue_server.settings import Settings
+from queue_server.web import SecurityHeaders
 
 log = logging.getLogger("qms")
 ROOT = Path(__file__).resolve().parent.parent
@@ -121,10 +122,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         lifespan=lifespan,
         openapi_url="/openapi.json",
-        docs_url="/docs",
+        docs_url=None,  # served by queue_server/web.py from the app's own Swagger UI copy
         redoc_url=None,
     )
+    app.add_middleware(SecurityHeaders)
     problems.install(app)
+    app.add_api_route("/", web.index_page, include_in_schema=False)
+    app.add_api_route("/docs", web.docs_page, include_in_schema=False)
     for module in (public, tickets, counters, admin, health):
         app.include_router(module.router)
     # Pages and their helpers live beside the code they show (displays/, counters/,
@@ -138,7 +142,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # The kiosk's issue path is served by a lean Starlette route (api/fast.py); the FastAPI
     # route of the same path behind it documents it.
     app.router.routes[:0] = fast.ROUTES
-    for mount, folder in (("/static/displays", "displays/static"),
+    for mount, folder in (("/static/site", "queue_server/static"),
+                          ("/static/displays", "displays/static"),
                           ("/static/counters", "counters/static"),
                           ("/static/monitoring", "monitoring/static")):
         path = ROOT / folder

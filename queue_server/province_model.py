@@ -107,13 +107,15 @@ class Province:
         for center in self.centers:
             if center.id == center_id:
                 return center
-        raise UnknownCenter(f"unknown center {center_id!r}", center=center_id)
+        raise UnknownCenter(f"unknown center {center_id!r}", reason="no_such_center",
+                            center=center_id)
 
     def service(self, service_id: str) -> Service:
         for service in self.services:
             if service.id == service_id:
                 return service
-        raise UnknownService(f"unknown service {service_id!r}", service=service_id)
+        raise UnknownService(f"unknown service {service_id!r}", reason="no_such_service",
+                             service=service_id)
 
     @property
     def service_ids(self) -> tuple[str, ...]:

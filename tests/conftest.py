@@ -16,12 +16,12 @@ import pytest
 import redis.asyncio as aioredis
 
 from queue_server.engine import Engine
-from queue_server.models import Ticket
-from queue_server.rules.clock import TIMEZONE, epoch_ms
 from queue_server.keys import center_meta_key, counter_key, ticket_key
+from queue_server.models import Ticket
 from queue_server.province import Province, load_province
 from queue_server.records import COUNTER_FIELDS, TICKET_FIELDS
 from queue_server.redis_client import RedisClient, close, connect, is_cluster
+from queue_server.rules.clock import TIMEZONE, epoch_ms
 from queue_server.script_runner import ScriptRunner
 from tests.servers import RedisClusterProcesses, start_standalone
 

@@ -61,7 +61,7 @@ def test_event_view_keeps_secrets_and_internals_from_sockets() -> None:
 def test_lua_gets_every_layout_and_the_lifecycle_from_python() -> None:
     header = lua_header()
     assert lua_constants() in header and states.lua_constants() in header
-    for action, (allowed, target) in states.TRANSITIONS.items():
+    for action, (_, target) in states.TRANSITIONS.items():
         assert f"{action.value} = {target.value!r}" in header
         assert f"{action.value} = {states.allowed_text(action)!r}" in header
     # No script writes a record positionally, nor names a status list of its own.

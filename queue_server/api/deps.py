@@ -37,7 +37,8 @@ class Services:
             return self.signer.read_staff_token(token)
         if token.startswith("dev."):
             return await self.accounts.device_principal(token)
-        raise Unauthenticated("expected a staff (st.…) or device (dev.…) token")
+        raise Unauthenticated("expected a staff (st.…) or device (dev.…) token",
+                              reason="token_kind_unknown")
 
     def ticket_token_hash(self, token: str) -> str:
         return self.signer.secret_hash(token.removeprefix("tk."), "ticket")
@@ -50,7 +51,9 @@ class Services:
             "rate_limit", [key], [limit, window_s])
         if not allowed:
             raise RateLimited(f"at most {limit} requests per {window_s} s for this {scope}",
-                              retry_after=max(int(retry_after), 1))
+                              retry_after=max(int(retry_after), 1),
+                              reason=f"rate_limited_{scope}", limit=limit,
+                              window_s=window_s, retry_min=-(-int(retry_after) // 60))
 
 
 # Dependencies that do no I/O are ``async def`` all the same: FastAPI runs a plain ``def``
@@ -66,7 +69,7 @@ ServicesDep = Annotated[Services, Depends(get_services)]
 def required_bearer(authorization: str | None) -> str:
     token = _bearer(authorization)
     if token is None:
-        raise Unauthenticated("this needs a login or a device token")
+        raise Unauthenticated("this needs a login or a device token", reason="login_required")
     return token
 
 
@@ -75,7 +78,8 @@ def _bearer(authorization: str | None) -> str | None:
         return None
     scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer" or not token:
-        raise Unauthenticated("use the header 'Authorization: Bearer <token>'")
+        raise Unauthenticated("use the header 'Authorization: Bearer <token>'",
+                              reason="bearer_malformed")
     return token.strip()
 
 
@@ -130,7 +134,7 @@ def checked_idempotency_key(key: str | None) -> str | None:
         return None
     if len(key) > 128 or not key.isascii() or not key.isprintable():
         raise InvalidInput("Idempotency-Key must be at most 128 printable ASCII characters",
-                           field="Idempotency-Key")
+                           reason="idempotency_key_malformed", field="Idempotency-Key")
     return key
 
 

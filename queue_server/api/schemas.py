@@ -100,7 +100,7 @@ class StaffIn(Body):
 
 
 class DeviceIn(Body):
-    kind: Literal["kiosk", "display"]
+    kind: Literal["kiosk", "display", "screen"]
     center: str = Field(min_length=1, max_length=16)
     label: str = Field("", max_length=100)
 
@@ -214,7 +214,12 @@ class CenterOut(BaseModel):
     name: str
     type: str
     open_counters: int
-    waiting: int
+    waiting: int = Field(description="everyone waiting: the services' queues plus "
+                         "waiting_for_counters")
+    waiting_for_counters: int = Field(0, description="tickets waiting for one particular "
+                                      "counter (transferred or moved to it)")
+    counters_waiting: dict[str, int] = Field(
+        default_factory=dict, description="per counter with any: its waiting_for_counters")
     services: list[ServiceWaitOut]
 
 

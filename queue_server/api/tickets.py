@@ -58,9 +58,9 @@ def _ticket_url(services: Services, request: Request, ticket: Ticket, token: str
 def _require_open(services: Services, center_id: str, at: dt.datetime) -> None:
     center = services.province.center(center_id)
     if services.settings.enforce_hours and not center.calendar.is_open(at):
-        raise Conflict(f"center {center_id} is closed at {at:%H:%M} on {at:%Y-%m-%d}",
-                       reason="center_closed", center=center_id, time=f"{at:%H:%M}",
-                       day=at.date().isoformat())
+        raise Conflict(f"center {center_id} is closed at {at:%H:%M} on this day",
+                       reason="center_closed_at", center=center_id, time=f"{at:%H:%M}",
+                       date=f"{at:%d/%m/%Y}")
 
 
 def _issued(services: Services, request: Request, ticket: Ticket, token: str,
@@ -99,8 +99,8 @@ async def book(body: BookingIn, request: Request, services: ServicesDep,
         # Anonymous keys are not scoped by a login, and a replay returns the ticket's secret:
         # the key itself must be unguessable (a UUID is 36 characters).
         raise InvalidInput(f"Idempotency-Key for a booking: at least {MIN_ANONYMOUS_KEY} "
-                           "random characters (a UUID)", reason="idempotency_key_short",
-                           field="Idempotency-Key", minimum=MIN_ANONYMOUS_KEY)
+                           "random characters (a UUID)", reason="booking_key_too_short",
+                           field="Idempotency-Key", min=MIN_ANONYMOUS_KEY)
     scoped = scoped_key(idempotency, None, "book")
     token = _new_token(services, scoped)
     token_hash = services.ticket_token_hash(token)
@@ -173,7 +173,8 @@ async def _authorize_ticket(services: Services, ticket_id: str, token: str | Non
         principal.require(center, *roles)
         return ""
     if token is None:
-        raise Unauthenticated("this needs the ticket's token (X-Ticket-Token) or a login")
+        raise Unauthenticated("this needs the ticket's token (X-Ticket-Token) or a login",
+                              reason="ticket_token_missing")
     return services.ticket_token_hash(token)
 
 
@@ -185,7 +186,8 @@ async def read_ticket(ticket_id: str, services: ServicesDep, token: TicketTokenD
                                      *STAFF_ROLES, Role.DISPLAY, Role.PROVINCE)
     state = await services.engine.ticket(ticket_id)
     if wanted and not same_hash(wanted, state.token_hash):
-        raise Forbidden("the ticket token does not match this ticket")
+        raise Forbidden("the ticket token does not match this ticket",
+                        reason="ticket_token_mismatch")
     return TicketStateOut.of(state)
 
 
