@@ -75,11 +75,24 @@ class _Fields(dict[str, str]):
         return "{" + key + "}"
 
 
-def _shown(value: Any) -> str:
+# Fields whose values are words of the system (a status, a counter's state, an action): shown
+# through the catalogue's "value.<word>" entries, so "called" reads "đã gọi" in Vietnamese.
+# The engine sends lists of them as comma text ("booked,waiting").
+WORD_FIELDS = frozenset({"status", "state", "action", "allowed"})
+
+
+def _word(value: str, language: str) -> str:
+    entry = catalogue().get("value." + value)
+    return entry.vi if entry and language == "vi" else value
+
+
+def _shown(value: Any, language: str = "vi", words: bool = False) -> str:
     if isinstance(value, list | tuple | set):
-        return ", ".join(_shown(item) for item in value)
+        return ", ".join(_shown(item, language, words) for item in value)
     if isinstance(value, bool):
         return "có" if value else "không"
+    if words and isinstance(value, str):
+        return ", ".join(_word(part, language) for part in value.split(","))
     return str(value)
 
 
@@ -87,7 +100,8 @@ def render(reason: str, fields: Mapping[str, Any] | None = None, language: str =
     """The sentence of ``reason`` in ``language`` with ``fields`` filled in. An unknown reason
     gives the generic sentence of its kind's title, so nobody is ever shown a bare key."""
     message = catalogue().get(reason) or catalogue()["qms_error"]
-    values = _Fields({name: _shown(value) for name, value in (fields or {}).items()})
+    values = _Fields({name: _shown(value, language, name in WORD_FIELDS)
+                      for name, value in (fields or {}).items()})
     try:
         return string.Formatter().vformat(message.text(language), (), values)
     except (ValueError, IndexError):

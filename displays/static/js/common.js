@@ -68,12 +68,21 @@
     .then((r) => (r.ok ? r.json() : { messages: {} }))
     .then((body) => { Q.catalogue = body.messages || {}; })
     .catch(() => { /* the problem's own detail is shown instead */ });
+  /* Words of the system (a status, a state, an action) through "value.<word>" entries, as
+     queue_server/messages.py shows them. */
+  const WORD_FIELDS = ['status', 'state', 'action', 'allowed'];
+  const word = (value) => {
+    const pair = Q.catalogue['value.' + value];
+    return pair ? pair[Q.lang === 'en' ? 1 : 0] : value;
+  };
   Q.message = function (reason, fields) {
     const pair = Q.catalogue[reason];
     if (!pair) return '';
     let text = pair[Q.lang === 'en' ? 1 : 0];
     for (const [name, value] of Object.entries(fields || {})) {
-      text = text.split('{' + name + '}').join(Array.isArray(value) ? value.join(', ') : String(value));
+      let shown = Array.isArray(value) ? value.join(', ') : String(value);
+      if (WORD_FIELDS.includes(name)) shown = shown.split(',').map(word).join(', ');
+      text = text.split('{' + name + '}').join(shown);
     }
     return text;
   };
