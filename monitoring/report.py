@@ -1,13 +1,15 @@
-"""Staff productivity of one center on one day, from the day's totals the scripts keep.
+"""Staff productivity of one center on one day, from the day's projected totals in Redis.
 
 ``python -m monitoring.report --center C [--day YYYY-MM-DD] [--csv FILE] [--redis-url URL]``
 
-The engine's scripts add, in the same step as each transition, per-staff totals to the
-center's ``day:<YYYYMMDD>`` hash (local day, Asia/Ho_Chi_Minh; kept 40 days), which
+The projection of the center's event stream keeps per-staff totals in the center's
+``day:<YYYYMMDD>`` hash (local day, Asia/Ho_Chi_Minh; kept 40 days; queue_server/projections.py;
+this command brings it up to date first), which
 :func:`queue_server.snapshots.expand_day` names: ``st:<staff>:`` ``served``, ``svc_ms``,
 ``wait_ms`` (of the tickets they completed), ``noshow``, ``rating_sum``, ``rating_n`` and
-``paused_ms``. This module only reads that hash (one HGETALL) and the staff members' display
-names; it never writes.
+``paused_ms``. Besides bringing the projection up to date (an idempotent step any replica
+may take), this module only reads that hash (one HGETALL) and the staff members' display
+names.
 """
 
 from __future__ import annotations
@@ -27,9 +29,11 @@ from typing import Any, TextIO
 from queue_server import keys
 from queue_server.embedded import running_server_url
 from queue_server.errors import QmsError
+from queue_server.projector import Projector
 from queue_server.province import Province, load_province
 from queue_server.redis_client import RedisClient, connect
 from queue_server.rules.clock import TIMEZONE
+from queue_server.script_runner import ScriptRunner
 from queue_server.settings import Settings
 from queue_server.snapshots import expand_day
 
@@ -195,10 +199,16 @@ async def read_names(client: RedisClient, staff: Sequence[str]) -> dict[str, str
     return {s: n.decode() for s, n in zip(staff, names, strict=True) if n}
 
 
-async def collect(url: str, center: str, day: dt.date) -> list[StaffDay]:
+async def collect(url: str, center: str, day: dt.date,
+                  province: Province | None = None) -> list[StaffDay]:
     client = connect(url)
     try:
         async with asyncio.timeout(READ_TIMEOUT_S):
+            # The day's totals are a projection of the events: bring it up to date first.
+            runner = ScriptRunner(client, batch=False)
+            await runner.load()
+            chosen = province or load_province()
+            await Projector(runner, chosen).catch_up([chosen.center(center)])
             day_hash = await read_day(client, center, day)
             staff = sorted({f[len(STAFF_PREFIX):].rpartition(":")[0] for f in day_hash
                             if f.startswith(STAFF_PREFIX)} - {""})
@@ -287,7 +297,7 @@ def run(args: argparse.Namespace) -> int:
                           "`python -m queue_server run` keeps its data).")
     day = args.day or dt.datetime.now(TIMEZONE).date()
     try:
-        rows = asyncio.run(collect(url, center.id, day))
+        rows = asyncio.run(collect(url, center.id, day, province))
     except (QmsError, OSError, TimeoutError) as error:
         raise ReportError(f"Could not read Redis at {url.rpartition('@')[2]}: "
                           f"{type(error).__name__}: {error}", exit_code=1) from None

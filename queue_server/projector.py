@@ -27,7 +27,7 @@ from queue_server.errors import Unavailable
 from queue_server.projections import project
 from queue_server.province import Center, Province
 from queue_server.records import decode_event
-from queue_server.script_runner import ScriptRunner
+from queue_server.script_runner import ScriptRunner, translate_error
 from queue_server.stream_ids import id_tuple
 
 log = logging.getLogger("qms.projector")
@@ -83,6 +83,12 @@ class Projector:
             return sum(counts)
 
     async def _center(self, center: str) -> int:
+        try:
+            return await self._apply(center)
+        except (RedisError, OSError) as error:
+            raise translate_error(error) from error
+
+    async def _apply(self, center: str) -> int:
         progress = self.progress(center)
         if progress.stalled:
             return 0

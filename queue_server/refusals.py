@@ -6,9 +6,9 @@ caller catches, its sentences those of the message catalogue (queue_server/messa
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from queue_server.errors import ERRORS_BY_CODE, QmsError
+
 
 def from_reply(text: str) -> QmsError | None:
     """``QMS <code> <reason> <json>`` (Redis may append where it was raised) as the error;

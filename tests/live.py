@@ -8,6 +8,7 @@ creates accounts and device tokens directly in that Redis.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import os
 import subprocess
 import sys
@@ -18,8 +19,11 @@ from pathlib import Path
 import httpx
 
 from queue_server.accounts import AccountStore
-from queue_server.auth import Role
+from queue_server.auth import Role, TokenSigner
+from queue_server.booking import check_in_code
 from queue_server.embedded import free_port
+from queue_server.engine import Engine
+from queue_server.province import load_province
 from queue_server.redis_client import close, connect
 from queue_server.script_runner import ScriptRunner
 from tests.servers import scaled
@@ -114,6 +118,36 @@ class Bootstrap:
         _, token = asyncio.run(self._run(lambda store: store.create_device(
             Role(kind), center, "test")))
         return str(token)
+
+
+    def booking_today(self, center: str, service: str = "land") -> tuple[str, str]:
+        """A booking of a slot a few minutes from now, straight through the engine (the
+        calendar's slots are the API's to check: at night there is no slot left today),
+        with the check-in code the server prints on its confirmation: (ticket id, code)."""
+
+        async def book(store: AccountStore) -> tuple[str, str]:
+            engine = Engine(store.runner, load_province())
+            start = int(time.time() * 1000) + 5 * 60_000
+            ticket, _ = await engine.book(center, service, (start, start + 20 * 60_000),
+                                          capacity=1000)
+            return ticket.id, check_in_code(TokenSigner(SECRET, 3600), ticket).code
+
+        result: tuple[str, str] = asyncio.run(self._run(book))
+        return result
+
+
+def next_free_slot(base_url: str, center: str, service: str = "land") -> str:
+    """The start of the first free appointment slot after today (ISO text)."""
+    day = dt.date.today()
+    for _ in range(30):
+        day += dt.timedelta(days=1)
+        answer = httpx.get(f"{base_url}/api/v1/centers/{center}/slots",
+                           params={"service": service, "day": day.isoformat()}, timeout=10)
+        answer.raise_for_status()
+        free = [s["start"] for s in answer.json()["slots"] if s["free"] > 0]
+        if free:
+            return str(free[0])
+    raise AssertionError(f"no free {service} slot at {center} within 30 days")
 
 
 def login(server: LiveServer, username: str, password: str = "matkhau123") -> str:

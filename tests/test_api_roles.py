@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.live import Bootstrap, LiveServer, login
+from tests.live import Bootstrap, LiveServer, login, next_free_slot
 
 A, B = "06862", "07060"      # centers no other test uses
 ROLES = ("anonymous", "citizen", "kiosk", "display", "screen", "staff", "supervisor",
@@ -83,12 +83,15 @@ class World:
         return self.cached[center]
 
     def booked(self, center: str) -> str:
-        at = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
+        at = next_free_slot(self.server.base_url, center)
         response = self.http.post("/api/v1/bookings", headers={"X-Forwarded-For": random_ip()},
                                   json={"center": center, "service": "land",
-                                        "appointment_at": at.isoformat()})
+                                        "appointment_at": at})
         assert response.status_code == 201, response.text
         return str(response.json()["ticket"]["id"])
+
+    def booked_today(self, center: str) -> tuple[str, str]:
+        return Bootstrap(self.server.redis_url).booking_today(center)
 
     def done(self) -> tuple[str, str]:
         self.settle(DONE_COUNTER, "open")
@@ -179,6 +182,7 @@ def ticket_target(state: str) -> Callable[[World, str, bool], Call]:
         "waiting": lambda w: w.issue(A),
         "done": World.done,
         "booked": lambda w: (w.booked(A), ""),
+        "booked today": lambda w: (w.booked_today(A)[0], ""),
     }
 
     def prepare(world: World, center: str, ready: bool) -> Call:
@@ -260,7 +264,13 @@ ROWS = [
     Row("POST", T + "/cancel", TICKET_ACTION, ticket_target("waiting")),
     Row("POST", T + "/rating", TICKET_ACTION, lambda w, c, ready: Call(
         **{**ticket_target("done")(w, c, ready).__dict__, "body": {"level": 5}})),
-    Row("POST", T + "/check-in", only("kiosk", "staff", "supervisor"), ticket_target("booked")),
+    Row("POST", T + "/check-in", WORKERS, ticket_target("booked today")),
+    Row("POST", C + "/check-in", only("kiosk", "staff", "supervisor"),
+        lambda w, c, ready: Call({"center_id": c}, body={
+            "code": w.booked_today(c)[1] if ready else "A001-0000"})),
+    Row("GET", C + "/calendar", public(), with_center()),
+    Row("GET", C + "/slots", public(), lambda w, c, ready: Call(
+        {"center_id": c}, query={"service": "land", "day": dt.date.today().isoformat()})),
     Row("POST", T + "/move", SUPERVISOR, lambda w, c, ready: Call(
         **{**ticket_target("waiting")(w, c, ready).__dict__, "body": {"to_service": "land"}})),
     Row("POST", "/api/v1/auth/login", public(), lambda w, c, ready: Call(

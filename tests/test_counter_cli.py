@@ -103,6 +103,18 @@ async def test_a_day_on_the_command_line(cli: Cli, live_server: LiveServer,
     assert (await cli.ticket(t3["id"]))["status"] == "no_show"
 
     await cli.run("next", "--counter", "1")
+    # A ticket goes to one particular counter only while it is open (docs/rules.md).
+    err = await cli.run("transfer", "--counter", "1", "--service", "land", "--to-counter", "2",
+                        code=2)
+    assert "Quầy 2 không mở" in err and err.count("\n") == 1
+    await asyncio.to_thread(Bootstrap(live_server.redis_url).account, "cli_day2", "staff",
+                            CENTER)
+    async with httpx.AsyncClient(base_url=live_server.base_url) as http:
+        token = (await http.post("/api/v1/auth/login", json={
+            "username": "cli_day2", "password": PASSWORD})).json()["token"]
+        opened = await http.post(f"/api/v1/centers/{CENTER}/counters/2/open", json={},
+                                 headers={"Authorization": f"Bearer {token}"})
+        assert opened.is_success, opened.text
     out = await cli.run("transfer", "--counter", "1", "--service", "land", "--to-counter", "2",
                         "--note", "Hồ sơ đất đai")
     moved = await cli.ticket(t2["id"])
@@ -134,7 +146,7 @@ async def test_refusals_are_one_sentence_and_exit_2(cli: Cli, live_server: LiveS
     assert err.startswith("Lỗi / Error: Chưa đăng nhập")
     await cli.run("--server", cli.server, "login", "cli_no")
     err = await cli.run("next", "--counter", "3", code=2)          # not opened
-    assert err.startswith("Lỗi / Error: Không thể thực hiện với trạng thái hiện tại của quầy")
+    assert err.startswith("Lỗi / Error: Quầy 3 chưa mở (trạng thái: đã đóng).")
     assert err.count("\n") == 1
     err = await cli.run("next", code=2)
     assert "--counter" in err

@@ -11,8 +11,8 @@ into the next days, so the day close runs on both sides.
 from __future__ import annotations
 
 import asyncio
-import os
 import datetime as dt
+import os
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar, TypeVar
@@ -417,7 +417,8 @@ def test_engine_and_model_agree(redis_url: str, province: Province) -> None:
         EngineMatchesModel.province = province
         runner = EngineMatchesModel.TestCase()
         runner.settings = settings(
-            max_examples=int(os.environ.get("QMS_MODEL_EXAMPLES", "60")), stateful_step_count=50, deadline=None,
+            max_examples=int(os.environ.get("QMS_MODEL_EXAMPLES", "60")),
+            stateful_step_count=50, deadline=None,
             suppress_health_check=[HealthCheck.too_slow],
         )
         runner.runTest()

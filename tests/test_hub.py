@@ -9,6 +9,7 @@ import redis
 from queue_server import keys
 from queue_server.live.frames import StreamEvent
 from queue_server.live.hub import Hub
+from queue_server.records import EVENT_FIELDS
 from queue_server.redis_client import close, connect
 
 
@@ -30,7 +31,7 @@ class Recorder:
 
 
 def entry(stream_id: str, kind: str) -> tuple[bytes, dict[bytes, bytes]]:
-    return stream_id.encode(), {b"d": msgpack.packb([kind, 1, None, None, None, None, None])}
+    return stream_id.encode(), {b"d": msgpack.packb([kind, 1, *[None] * (len(EVENT_FIELDS) - 2)])}
 
 
 async def test_calls_first_and_each_center_in_its_order(redis_url: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 import re
+from dataclasses import replace
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -231,10 +232,10 @@ def test_local_day_edges(utc: str, day: str) -> None:
 
 def lua_local_day_function() -> str:
     """The prelude's own local_day, cut out by text so the test runs the shipped code."""
-    prelude = Path(__file__).parent.parent / "queue_server" / "lua" / "prelude.lua"
-    match = re.search(r"^local function local_day\(ms\)\n.*?^end\n", prelude.read_text(),
+    base = Path(__file__).parent.parent / "queue_server" / "lua" / "includes" / "base.lua"
+    match = re.search(r"^local function local_day\(ms\)\n.*?^end\n", base.read_text(),
                       re.MULTILINE | re.DOTALL)
-    assert match is not None, "prelude.lua no longer defines local_day(ms)"
+    assert match is not None, "includes/base.lua no longer defines local_day(ms)"
     return match.group(0)
 
 
@@ -306,6 +307,9 @@ LIFECYCLE: dict[tuple[Action, TicketStatus], TicketStatus] = {
     (Action.TRANSFER, S.SERVING): S.TRANSFERRED,
     (Action.CANCEL, S.BOOKED): S.CANCELLED,
     (Action.CANCEL, S.WAITING): S.CANCELLED,
+    (Action.EXPIRE, S.WAITING): S.EXPIRED,
+    (Action.EXPIRE, S.CALLED): S.EXPIRED,
+    (Action.EXPIRE, S.SERVING): S.EXPIRED,
 }
 
 
@@ -325,16 +329,7 @@ T0 = int(dt.datetime(2026, 3, 2, 8, 0, tzinfo=HCM).timestamp() * 1000)
 @pytest.fixture
 def model(province: Province) -> CenterModel:
     """Quảng La (commune): counter 1 certification, civil_status, results; 2 land, construction."""
-    center = province.center("07054")
-    return CenterModel(
-        center_id=center.id,
-        prefixes={s.id: s.prefix for s in province.services},
-        counter_services={c.id: c.services for c in center.counters},
-        priorities=[p.id for p in province.priorities],
-        reasons=[r.id for r in province.pause_reasons],
-        policy=POLICY,
-        max_recalls=2,
-    )
+    return CenterModel.for_center(province, province.center("07054"), T0 - 3_600_000)
 
 
 def test_transfer_keeps_arrival(model: CenterModel) -> None:
@@ -342,7 +337,7 @@ def test_transfer_keeps_arrival(model: CenterModel) -> None:
     later = model.issue(T0 + 60_000, "land")
     model.open_counter(T0, "1", "an")
     model.open_counter(T0, "2", "binh")
-    assert model.call_next(T0 + 120_000, "1", "an") is first
+    assert model.call_next(T0 + 120_000, "1", "an").id == first.id  # type: ignore[union-attr]
     model.start(T0 + 130_000, "1", "an")
     old, new = model.transfer(T0 + 300_000, first.id, "1", "an", to_service="land")
     assert (old.status, old.to_ticket) == (TicketStatus.TRANSFERRED, new.id)
@@ -350,18 +345,37 @@ def test_transfer_keeps_arrival(model: CenterModel) -> None:
     assert (new.arrived, new.issued, new.from_ticket) == (T0, T0 + 300_000, first.id)
     assert model.counters["1"].ticket == ""
     # Issued after `later`, but arrived before it: called first.
-    assert model.call_next(T0 + 310_000, "2", "binh") is new
+    assert model.call_next(T0 + 310_000, "2", "binh") == replace(
+        new, status=TicketStatus.CALLED, called=T0 + 310_000, counter="2", staff="binh",
+        queue="")
     model.no_show(T0 + 320_000, "2", "binh")
-    assert model.call_next(T0 + 330_000, "2", "binh") is later
+    assert model.call_next(T0 + 330_000, "2", "binh").id == later.id  # type: ignore[union-attr]
 
 
 def test_transfer_to_a_counter_waits_in_its_own_queue(model: CenterModel) -> None:
     walk_in = model.issue(T0 + 1, "land")
     moved = model.issue(T0 + 5, "civil_status")
-    _, new = model.transfer(T0 + 10, moved.id, to_counter="2")
-    assert new.target_counter == "2" and new.arrived == T0 + 5
+    with pytest.raises(CounterStateError):  # counter 2 is closed: only a supervisor's choice
+        model.transfer(T0 + 10, moved.id, to_counter="2")
+    _, new = model.transfer(T0 + 10, moved.id, to_counter="2", force=True)
+    assert new.target_counter == "2" and new.arrived == T0 + 5 and new.queue == "K"
+    model.open_counter(T0 + 15, "2", "binh")
+    called = model.call_next(T0 + 20, "2", "binh")
+    assert called is not None and called.id == walk_in.id  # older arrival still wins
+
+
+def test_a_closing_counter_sends_its_own_queue_back_by_arrival(model: CenterModel) -> None:
     model.open_counter(T0, "2", "binh")
-    assert model.call_next(T0 + 20, "2", "binh") is walk_in  # older arrival still wins
+    early = model.issue(T0 + 1, "civil_status")
+    later = model.issue(T0 + 2, "land")
+    _, new = model.transfer(T0 + 10, early.id, to_service="land", to_counter="2")
+    model.close_counter(T0 + 20, "2", "binh")
+    back = model.tickets[new.id]
+    assert (back.target_counter, back.queue) == ("", "N")
+    assert model.events[-2]["type"] == "requeued"
+    model.open_counter(T0 + 30, "2", "binh")
+    assert model.call_next(T0 + 40, "2", "binh").id == new.id  # type: ignore[union-attr]
+    assert later.arrived > back.arrived
 
 
 def test_recall_limit_makes_a_no_show(model: CenterModel) -> None:
@@ -370,7 +384,7 @@ def test_recall_limit_makes_a_no_show(model: CenterModel) -> None:
     model.call_next(T0 + 1, "1", "an")
     for expected in (1, 2):
         assert model.recall(T0 + 2, "1", "an").recalls == expected
-        assert ticket.status is TicketStatus.CALLED
+        assert model.tickets[ticket.id].status is TicketStatus.CALLED
     assert model.recall(T0 + 3, "1", "an").status is TicketStatus.NO_SHOW
     assert model.counters["1"].ticket == ""
     assert model.call_next(T0 + 4, "1", "an") is None

@@ -103,6 +103,11 @@ export async function login(username, password) {
 // What a person is told about a refused request: [Vietnamese, English].
 export function explain(error) {
   const d = error.detail || "";
+  // A chosen ticket that is no longer waiting was most likely just called elsewhere: say so
+  // (the console refreshes its list), rather than the bare status.
+  if (error.reason === "ticket_status" && (error.fields || {}).action === "call") return [
+    "Số này không còn chờ: có thể quầy khác vừa gọi. Danh sách đã được làm mới.",
+    "This ticket is no longer waiting: another counter may have just called it. The list is refreshed."];
   // A specific reason of the message catalogue: its sentence, "Vietnamese — English".
   if (error.reason && !KIND_REASONS.has(error.reason) && d.includes(" — ")) {
     const cut = d.indexOf(" — ");

@@ -4,7 +4,7 @@
 -- applied this batch (or a later one) first, and nothing is written.
 -- KEYS[1] the center's meta. ARGV[5] projection name, [6] checkpoint the batch starts after,
 -- [7] the batch's last stream id, [8] deltas: msgpack {incr = {<key> = {field, n, …}},
--- max = {<key> = {field, n, …}}, expire = {<key> = ms}}, keys being 'm' or 'day:YYYYMMDD',
+-- set = {<key> = {field, value, …}}, max = {<key> = {field, n, …}}, expire = {<key> = ms}}, keys being 'm' or 'day:YYYYMMDD',
 -- [9] the 'at' of the batch's last event.
 -- Answers {1 applied / 0 not, the checkpoint now}.
 local name, from, to = ARGV[5], ARGV[6], ARGV[7]
@@ -22,6 +22,9 @@ end
 for suffix, flat in pairs(deltas.incr or {}) do
   local key = key_of(suffix)
   for i = 1, #flat, 2 do redis.call('HINCRBY', key, flat[i], int(flat[i + 1])) end
+end
+for suffix, flat in pairs(deltas.set or {}) do
+  if #flat > 0 then redis.call('HSET', key_of(suffix), unpack(flat)) end
 end
 -- 'max' fields only grow (a high-water mark such as a staff member's last activity).
 for suffix, flat in pairs(deltas.max or {}) do

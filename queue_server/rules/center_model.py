@@ -48,6 +48,7 @@ from queue_server.rules.states import (
 )
 
 WALK_IN_CHANNELS = ("kiosk", "online")
+NEVER = 1 << 62
 DEFAULT_POLICY = RoutingPolicy(2, 15 * 60_000)
 CALENDAR_DAYS = 60  # as many closing instants as the engine writes (engine.CALENDAR_DAYS)
 T = TicketStatus
@@ -83,7 +84,10 @@ class CenterModel:
         for counter_id, services in self.counter_services.items():
             self.counters[counter_id] = ModelCounter(counter_id, list(services))
         self.day = self.day or local_day(self.opened_at)
-        self.closes_at = self.closes_at or self._next_close(self.opened_at)
+        if not self.closes_at:
+            # Without an opening instant the model has no day to close (a caller that drives
+            # its own days, such as a one-day simulation); for_center gives it the calendar's.
+            self.closes_at = self._next_close(self.opened_at) if self.opened_at else NEVER
 
     @classmethod
     def for_center(cls, province: Province, center: Center, opened_at: int) -> CenterModel:

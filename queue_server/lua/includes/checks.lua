@@ -20,6 +20,9 @@ end
 -- A counter's staff check: '' acts as the system or a supervisor, anyone else must hold it.
 local function require_holder(c, staff)
   if staff ~= '' and c[CF.staff] ~= staff then
+    if c[CF.staff] == '' then  -- nobody holds it: it is closed
+      fail('counter-state', 'counter_not_open', {counter = c[CF.id], state = c[CF.state]})
+    end
     fail('counter-state', 'counter_held_by_other',
       {counter = c[CF.id], holder = c[CF.staff], staff = staff})
   end
