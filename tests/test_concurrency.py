@@ -32,10 +32,10 @@ import pytest
 
 from queue_server import keys
 from queue_server.engine import Engine
-from queue_server.projections import COUNTER_VIEW
-from queue_server.projector import Projector
 from queue_server.errors import CounterStateError
 from queue_server.models import Outcome, Ticket, TicketState
+from queue_server.projections import COUNTER_VIEW
+from queue_server.projector import Projector
 from queue_server.province import Center, Province
 from queue_server.records import event_view
 from queue_server.rules.states import TicketStatus
