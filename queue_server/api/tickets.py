@@ -71,6 +71,8 @@ def _issued(services: Services, request: Request, ticket: Ticket, token: str,
                      ticket_url=_ticket_url(services, request, ticket, token),
                      estimated_wait_s=state.estimated_wait_s if state else None,
                      ahead=state.ahead if state else None,
+                     expected_at=state.expected_at if state else None,
+                     after_closing=state.after_closing if state else False,
                      check_in_code=code.code if code else None,
                      check_in_qr=code.qr if code else None)
 
