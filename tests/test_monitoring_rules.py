@@ -45,6 +45,7 @@ ALERTS = [
     "QmsReplicaDown",
     "QmsAllReplicasDown",
     "QmsTargetsAbsent",
+    "QmsProjectionBehind",
 ]
 UIDS = [
     "qms-province-overview",
