@@ -6,6 +6,7 @@ Commands:
   create-account  add a staff, supervisor or province account (the first ones come from here)
   create-device   add a kiosk or display token for a center (printed once)
   summary         print the province as loaded (centers, services, counters)
+  metrics-token   print the token Prometheus sends to read /metrics
 """
 
 from __future__ import annotations
@@ -48,6 +49,9 @@ def _parser() -> argparse.ArgumentParser:
     device.add_argument("--center", required=True)
     device.add_argument("--label", default="")
     commands.add_parser("summary", help="print the province as loaded")
+    commands.add_parser("metrics-token",
+                        help="print the bearer token Prometheus sends to read /metrics "
+                             "(QMS_METRICS_TOKEN, else derived from the secret key)")
     return parser
 
 
@@ -65,6 +69,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             from queue_server.runner import print_summary
 
             print_summary(settings)
+            return 0
+        if args.command == "metrics-token":
+            from queue_server.api.deps import scrape_token_of
+            from queue_server.auth import TokenSigner
+
+            settings = settings.with_secret()
+            print(settings.metrics_token or scrape_token_of(TokenSigner(settings.secret_key, 1)))
             return 0
         from queue_server import bootstrap
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+import signal
+import threading
+from collections.abc import AsyncIterator, Iterator
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,17 +22,29 @@ from starlette.staticfiles import StaticFiles
 
 from queue_server import __version__, gc_policy
 from queue_server.accounts import AccountStore
-from queue_server.api import admin, counters, fast, health, problems, public, tickets
+from queue_server.api import (
+    admin,
+    counters,
+    fast,
+    faults,
+    health,
+    problems,
+    public,
+    staff,
+    tickets,
+)
 from queue_server.api.deps import Services
 from queue_server.auth import TokenSigner
-from queue_server.embedded import start_or_reuse
 from queue_server.engine import Engine
 from queue_server.errors import Unavailable
+from queue_server.live.guard import TokenGuard
 from queue_server.live.hub import Hub
 from queue_server.live.server import start_server
 from queue_server.province import load_province
-from queue_server.redis_client import RedisClient, close, connect
+from queue_server.redis_child import open_embedded
+from queue_server.redis_client import RedisClient, close, connect, read_retry
 from queue_server.script_runner import ScriptRunner
+from queue_server.sessions import LoginLimits
 from queue_server.settings import Settings
 
 log = logging.getLogger("qms")
@@ -50,13 +64,30 @@ async def _load_scripts(runner: ScriptRunner) -> None:
             await asyncio.sleep(0.2)
 
 
+@contextmanager
+def stop_on_hangup() -> Iterator[None]:
+    """SIGHUP stops the server like SIGTERM (uvicorn's graceful shutdown, then this lifespan
+    stops the children it started), instead of killing it and leaving them orphaned."""
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGHUP) is not signal.SIG_DFL):
+        yield
+        return
+    signal.signal(signal.SIGHUP, lambda *_: signal.raise_signal(signal.SIGTERM))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGHUP, signal.SIG_DFL)
+
+
 async def build_services(settings: Settings, stack: AsyncExitStack) -> Services:
     settings = settings.with_secret()
     url = settings.redis_url
     if url is None:
-        url, embedded = start_or_reuse(settings.data_dir / "redis")
-        if embedded is not None:
-            stack.callback(embedded.stop)
+        url, supervisor = open_embedded(settings.data_dir / "redis",
+                                        appendfsync=settings.redis_appendfsync)
+        if supervisor is not None:
+            stack.callback(supervisor.stop)
+            stack.enter_context(stop_on_hangup())
     client: RedisClient = connect(url)
     stack.push_async_callback(close, client)
     runner = ScriptRunner(client, batch=settings.script_batching)
@@ -66,10 +97,13 @@ async def build_services(settings: Settings, stack: AsyncExitStack) -> Services:
     engine = Engine(runner, province)
     await engine.sync_province()
     services = Services(
-        settings=settings, province=province, engine=engine, accounts=AccountStore(runner),
+        settings=settings, province=province, engine=engine,
+        accounts=AccountStore(runner, LoginLimits(settings.login_failures_per_account,
+                                                  settings.login_failures_per_address,
+                                                  settings.login_window_s)),
         signer=TokenSigner(settings.secret_key, settings.staff_token_hours * 3600))
     # The hub's blocking reads get their own connection pool.
-    reader: RedisClient = connect(url, max_connections=4)
+    reader: RedisClient = connect(url, max_connections=4, retry=read_retry())
     stack.push_async_callback(close, reader)
     hub = Hub(reader, heartbeat_s=settings.ws_heartbeat_s, ping_s=settings.ws_ping_s)
     hub.start()
@@ -80,6 +114,10 @@ async def build_services(settings: Settings, stack: AsyncExitStack) -> Services:
         stack.callback(gc.unfreeze)
         collector = asyncio.create_task(gc_policy.collect_every(settings.gc_full_every_s))
         stack.callback(collector.cancel)
+    guard = TokenGuard(services.principal_from_token)
+    guard.start()
+    stack.push_async_callback(guard.stop)
+    services.extras["guard"] = guard
     server = await start_server(services, hub, settings.host, settings.ws_port)
     stack.push_async_callback(server.wait_closed)
     stack.callback(server.close)
@@ -107,7 +145,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     problems.install(app)
-    for module in (public, tickets, counters, admin, health):
+    faults.install(app)
+    for module in (public, tickets, counters, admin, staff, health):
         app.include_router(module.router)
     # Pages and their helpers live beside the code they show (displays/, counters/,
     # monitoring/); each package exposes one router.

@@ -13,16 +13,21 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any
 
-from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, ResponseError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from queue_server.errors import ERRORS_BY_CODE, QmsError, Unavailable
+from queue_server.outages import as_unavailable, is_outage
 from queue_server.redis_client import RedisClient, is_cluster
-from queue_server.scripts import Script, all_scripts, library_source
+from queue_server.scripts import BARE_SCRIPTS, Script, all_scripts, library_source
 
 Arg = str | int | float | bytes
 _Call = tuple[Script, Sequence[str], Sequence[Arg], asyncio.Future[Any]]
+# Scripts that change nothing, or set what they set whatever ran before: sending one again
+# after a lost answer is harmless. A transition is safe only with its Idempotency-Key (its
+# first answer is stored with its writes, so a second send returns it).
+SAFE_TO_RESEND = frozenset({"snapshot", "ticket_read", "noop", "sync_center", "seq_floor",
+                            "logins", "record_set"})
+RESEND_AFTER_S = (0.05, 0.2)   # a Redis restarted by its supervisor answers within ~0.1 s
 
 
 def _missing(result: object) -> bool:
@@ -40,8 +45,9 @@ def translate_error(error: Exception) -> Exception:
             # Redis may append where the error was raised; the sentence ends before that.
             detail = detail.split(" script: ")[0].strip()
             return ERRORS_BY_CODE.get(code, QmsError)(detail)
-    if isinstance(error, RedisConnectionError | RedisTimeoutError | OSError):
-        return Unavailable(f"the state store (Redis) cannot be reached: {error}")
+    if is_outage(error):
+        # A refused connection, a failover (READONLY), a replay (LOADING), NOREPLICAS …
+        return as_unavailable(error)
     return error
 
 
@@ -83,6 +89,23 @@ class ScriptRunner:
             raise translate_error(error) from error
 
     async def run(self, name: str, keys: Sequence[str], args: Sequence[Arg]) -> Any:
+        """The script's answer; a QmsError for a refusal, Unavailable when Redis is away
+        (after resending what is safe to resend, see SAFE_TO_RESEND)."""
+        if not self._safe_to_resend(name, args):
+            return await self._run_once(name, keys, args)
+        for delay in RESEND_AFTER_S:
+            try:
+                return await self._run_once(name, keys, args)
+            except Unavailable:
+                await asyncio.sleep(delay)
+        return await self._run_once(name, keys, args)
+
+    def _safe_to_resend(self, name: str, args: Sequence[Arg]) -> bool:
+        if name in SAFE_TO_RESEND:
+            return True
+        return name not in BARE_SCRIPTS and bool(args) and args[0] not in ("", b"")
+
+    async def _run_once(self, name: str, keys: Sequence[str], args: Sequence[Arg]) -> Any:
         script = self.scripts[name]
         if not self.batch:
             try:
