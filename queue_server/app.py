@@ -37,9 +37,11 @@ from queue_server.api.deps import Services
 from queue_server.auth import TokenSigner
 from queue_server.engine import Engine
 from queue_server.errors import Unavailable
+from queue_server.high_water import HighWater
 from queue_server.live.guard import TokenGuard
 from queue_server.live.hub import Hub
 from queue_server.live.server import start_server
+from queue_server.logs import log_to_stderr
 from queue_server.province import load_province
 from queue_server.redis_child import open_embedded
 from queue_server.redis_client import RedisClient, close, connect, read_retry
@@ -88,9 +90,14 @@ async def build_services(settings: Settings, stack: AsyncExitStack) -> Services:
         if supervisor is not None:
             stack.callback(supervisor.stop)
             stack.enter_context(stop_on_hangup())
-    client: RedisClient = connect(url)
+    # Every connection to a Redis process not met before first puts back the ticket numbers
+    # this process has seen (high_water.py): a crash that lost writes never reissues one.
+    high_water = HighWater()
+    client: RedisClient = connect(url, on_connect=high_water.on_connect)
     stack.push_async_callback(close, client)
-    runner = ScriptRunner(client, batch=settings.script_batching)
+    runner = ScriptRunner(client, batch=settings.script_batching, high_water=high_water,
+                          wait_replicas=settings.redis_wait_replicas,
+                          wait_ms=settings.redis_wait_ms)
     stack.push_async_callback(runner.aclose)
     await _load_scripts(runner)
     province = load_province(settings.province_file)
@@ -103,9 +110,11 @@ async def build_services(settings: Settings, stack: AsyncExitStack) -> Services:
                                                   settings.login_window_s)),
         signer=TokenSigner(settings.secret_key, settings.staff_token_hours * 3600))
     # The hub's blocking reads get their own connection pool.
-    reader: RedisClient = connect(url, max_connections=4, retry=read_retry())
+    reader: RedisClient = connect(url, max_connections=4, retry=read_retry(),
+                                  on_connect=high_water.on_connect)
     stack.push_async_callback(close, reader)
     hub = Hub(reader, heartbeat_s=settings.ws_heartbeat_s, ping_s=settings.ws_ping_s)
+    hub.on_events = high_water.observe_events
     hub.start()
     stack.push_async_callback(hub.stop)
     if settings.gc_full_every_s > 0:
@@ -128,6 +137,7 @@ async def build_services(settings: Settings, stack: AsyncExitStack) -> Services:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
+    log_to_stderr(settings.log_level)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:

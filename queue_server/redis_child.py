@@ -243,10 +243,13 @@ class RedisChild:
     def stop(self) -> None:
         """SHUTDOWN (the AOF is flushed), forget the record, let the folder go."""
         if self.server is not None:
+            pid = self.server.pid
             self.server.stop()
             with contextlib.suppress(OSError):
                 (self.data_dir / OWNER_FILE).unlink()
             self.server = None
+            log.info("Stopped the embedded Redis of %s (pid %s); its AOF is flushed.",
+                     self.data_dir, pid)
         self._lock.release()
 
     def health(self) -> Health:

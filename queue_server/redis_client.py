@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -19,6 +20,7 @@ from redis.backoff import ExponentialWithJitterBackoff
 from queue_server.errors import ConfigError
 
 RedisClient = Any  # redis.asyncio.Redis or RedisCluster: the same command surface
+OnConnect = Callable[[Any], Awaitable[None]]
 # No answer within this long is an outage (a 503), never a request that hangs: a stopped or
 # swamped Redis answers nothing and refuses nothing. Far above any script's time (< 10 ms) and
 # the hub's XREAD BLOCK (0.25 s).
@@ -47,23 +49,28 @@ def _hosts(netloc: str, url: str) -> list[tuple[str, int]]:
 POOL_WAIT_S = 5.0
 
 
-def connect(url: str, *, max_connections: int = 64, retry: Retry | None = None) -> RedisClient:
+def connect(url: str, *, max_connections: int = 64, retry: Retry | None = None,
+            on_connect: OnConnect | None = None) -> RedisClient:
     """A client for the URL; nothing is sent until the first command. ``retry``: redis-py's
     retry of a command whose connection failed, for clients whose commands are all safe to
-    send twice (see read_retry)."""
+    send twice (see read_retry). ``on_connect(connection)`` replaces redis-py's handshake on
+    every new connection, and must call ``connection.on_connect()`` (see high_water.py)."""
     parts = urlsplit(url)
     options: dict[str, Any] = {"socket_connect_timeout": 2.0, "health_check_interval": 15,
                                "socket_timeout": SOCKET_TIMEOUT_S}
     if retry is not None:
         options["retry"] = retry
+    if on_connect is not None:
+        options["redis_connect_func"] = on_connect
     if parts.scheme in ("redis", "rediss", "unix"):
         pool = aioredis.BlockingConnectionPool.from_url(
             url, max_connections=max_connections, timeout=POOL_WAIT_S, **options)
         return aioredis.Redis.from_pool(pool)
     if parts.scheme == "redis+cluster":
         nodes = [ClusterNode(host, port) for host, port in _hosts(parts.netloc, url)]
+        hook: dict[str, Any] = {} if on_connect is None else {"redis_connect_func": on_connect}
         return RedisCluster(startup_nodes=nodes, max_connections=max_connections,
-                            socket_connect_timeout=2.0, socket_timeout=SOCKET_TIMEOUT_S)
+                            socket_connect_timeout=2.0, socket_timeout=SOCKET_TIMEOUT_S, **hook)
     if parts.scheme == "redis+sentinel":
         path = [p for p in parts.path.split("/") if p]
         if not path:
@@ -74,6 +81,8 @@ def connect(url: str, *, max_connections: int = 64, retry: Retry | None = None) 
             socket_timeout=SOCKET_TIMEOUT_S)
         db = int(path[1]) if len(path) > 1 else 0
         extra: dict[str, Any] = {} if retry is None else {"retry": retry}
+        if on_connect is not None:
+            extra["redis_connect_func"] = on_connect
         client = sentinel.master_for(path[0], db=db, max_connections=max_connections, **extra)
         client.qms_sentinels = sentinel.sentinels  # closed with it, see close()
         return client

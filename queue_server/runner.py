@@ -19,6 +19,7 @@ from contextlib import AsyncExitStack, contextmanager
 import uvicorn
 from uvicorn.supervisors.multiprocess import Multiprocess
 
+from queue_server.logs import log_to_stderr
 from queue_server.province import load_province
 from queue_server.redis_child import open_embedded, public_url
 from queue_server.settings import Settings
@@ -117,13 +118,19 @@ def _stop_now(sig: int, frame: object) -> None:
 def run(settings: Settings, *, workers: int = 1, bootstrap: bool = False) -> int:
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _stop_now)
+    log_to_stderr(settings.log_level)
     supervisor = None
     if settings.redis_url is None:
         # Started and supervised here, not in each worker, so every worker shares one store.
         url, supervisor = open_embedded(settings.data_dir / "redis",
                                         appendfsync=settings.redis_appendfsync)
         settings = dataclasses.replace(settings, redis_url=url)
-        print(f"Redis (embedded, AOF under {settings.data_dir / 'redis'}, appendfsync "
+        how = "embedded"
+        if supervisor is None:
+            how = "embedded, supervised by another process"
+        elif any(getattr(child, "adopted", False) for child in supervisor.children):
+            how = "embedded, adopted: left running on this folder by an earlier start"
+        print(f"Redis ({how}; AOF under {settings.data_dir / 'redis'}, appendfsync "
               f"{settings.redis_appendfsync}): {public_url(url)}")
     try:
         settings = settings.with_secret()

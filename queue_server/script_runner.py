@@ -10,18 +10,21 @@ meanwhile wait for the next one, which is what makes batches grow under load.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
 from typing import Any
 
 from redis.exceptions import NoScriptError, ResponseError
 
 from queue_server.errors import ERRORS_BY_CODE, QmsError, Unavailable
-from queue_server.outages import as_unavailable, is_outage
+from queue_server.high_water import HighWater
+from queue_server.outages import OutageLog, as_unavailable, is_outage
 from queue_server.redis_client import RedisClient, is_cluster
 from queue_server.scripts import BARE_SCRIPTS, Script, all_scripts, library_source
 
 Arg = str | int | float | bytes
 _Call = tuple[Script, Sequence[str], Sequence[Arg], asyncio.Future[Any]]
+log = logging.getLogger("qms.redis")
 # Scripts that change nothing, or set what they set whatever ran before: sending one again
 # after a lost answer is harmless. A transition is safe only with its Idempotency-Key (its
 # first answer is stored with its writes, so a second send returns it).
@@ -64,10 +67,21 @@ class ScriptRunner:
         batch: bool = True,
         max_batch: int = 256,
         max_inflight: int = 4,
+        high_water: HighWater | None = None,
+        wait_replicas: int = 0,
+        wait_ms: int = 100,
     ) -> None:
         self.client = client
+        # The numbers this process has handed out (engine.py reports its answers to it).
+        self.high_water = high_water or HighWater()
         self.scripts = all_scripts()
         self.functions = not is_cluster(client)
+        # WAIT after every pipeline of writes: an answer leaves only once ``wait_replicas``
+        # replicas have its writes (or ``wait_ms`` passed), so a failover to one of them
+        # cannot lose it (docs/reliability.md). On a Cluster WAIT has no node to go to.
+        self.wait_replicas = wait_replicas if self.functions else 0
+        self.wait_ms = wait_ms
+        self._unreplicated = OutageLog(log)
         self.batch = batch
         self.max_batch = max_batch
         self.max_inflight = max_inflight
@@ -124,6 +138,11 @@ class ScriptRunner:
 
     async def _evalsha(self, script: Script, keys: Sequence[str], args: Sequence[Arg]) -> Any:
         try:
+            if self.wait_replicas:
+                result = (await self._pipeline([(script, keys, args)]))[0]
+                if isinstance(result, Exception):
+                    raise result
+                return result
             return await self.client.execute_command(*self._command(script, keys, args))
         except (NoScriptError, ResponseError) as error:
             if not _missing(error):
@@ -182,17 +201,30 @@ class ScriptRunner:
             self._schedule()
 
     async def _execute(self, batch: list[_Call]) -> list[Any]:
-        if len(batch) == 1:
+        if len(batch) == 1 and not self.wait_replicas:
             script, keys, args, _ = batch[0]
             try:
                 return [await self.client.execute_command(*self._command(script, keys, args))]
             except (ResponseError, NoScriptError) as error:
                 return [error]
+        return await self._pipeline([call[:3] for call in batch])
+
+    async def _pipeline(self, calls: list[tuple[Script, Sequence[str], Sequence[Arg]]]
+                        ) -> list[Any]:
         pipe = self.client.pipeline(transaction=False)
-        for script, keys, args, _ in batch:
+        for script, keys, args in calls:
             # execute_command, not pipe.evalsha: redis-py's ClusterPipeline refuses the latter.
             pipe.execute_command(*self._command(script, keys, args))
+        if self.wait_replicas:
+            # On the pipeline's own connection: WAIT covers what this connection wrote.
+            pipe.execute_command("WAIT", self.wait_replicas, self.wait_ms)
         results: list[Any] = await pipe.execute(raise_on_error=False)
+        if self.wait_replicas:
+            acked = results.pop()
+            if not isinstance(acked, int) or acked < self.wait_replicas:
+                self._unreplicated.failed(
+                    f"answered before {self.wait_replicas} replica(s) had the writes",
+                    RuntimeError(f"WAIT {self.wait_replicas} {self.wait_ms} gave {acked!r}"))
         return results
 
     async def aclose(self) -> None:

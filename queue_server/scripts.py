@@ -27,7 +27,8 @@ from queue_server.records import lua_constants
 LUA_DIR = Path(__file__).parent / "lua"
 LIBRARY = "qms"
 # Scripts that are not about one center (and the benchmark ceiling) carry no prelude.
-BARE_SCRIPTS = frozenset({"logins", "noop", "rate_limit", "record_put", "record_set"})
+BARE_SCRIPTS = frozenset({"logins", "noop", "rate_limit", "record_put", "record_set",
+                          "seq_floor"})
 
 
 @dataclass(frozen=True)

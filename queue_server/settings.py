@@ -44,6 +44,8 @@ class Settings:
     log_level: str = "info"
     # Reliability and security (docs/reliability.md, docs/operations.md).
     redis_appendfsync: str = "always"      # the embedded Redis: always, everysec or no
+    redis_wait_replicas: int = 0           # WAIT for this many replicas before answering
+    redis_wait_ms: int = 100               # … at most this long
     metrics_token: str = field(default="", repr=False)  # scrape credential; "" = derived
     login_failures_per_account: int = 10   # failed logins per window before 429
     login_failures_per_address: int = 50

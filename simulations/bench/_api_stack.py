@@ -183,7 +183,10 @@ class Stack:
             for counter in center.counters:
                 staff = f"bench-{center.id}-{counter.id}"
                 await self.engine.open_counter(center.id, counter.id, staff, force=True)
-                token = self.signer.staff_token(staff, Role.STAFF, center.id)
+                # A recorded login, as POST /auth/login makes (without Argon2's cost).
+                login = await self.accounts.sessions.open(
+                    staff, time.time() + STAFF_TOKEN_HOURS * 3600)
+                token = self.signer.staff_token(staff, Role.STAFF, center.id, login)
                 self.stations.append(Station(center.id, counter.id, staff, token,
                                              counter.services))
 
