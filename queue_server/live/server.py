@@ -104,7 +104,11 @@ async def handle(services: Services, hub: Hub, connection: ServerConnection) -> 
         log.debug("socket closed by the peer: %s", closed)
     except Misbehaving as bad:
         log.info("closing a socket with %d: %s", bad.code, bad)
-        await connection.close(bad.code, str(bad)[:120])
+        # Fail it (close frame, then end the TCP connection) rather than close it: a flood
+        # fills the socket's incoming queue, which stops the reading that a closing
+        # handshake would wait for.
+        connection.protocol.fail(bad.code, str(bad)[:120])
+        connection.send_data()
     except QmsError as error:
         await connection.close(CLOSE_CODES.get(error.status, 1011), str(error)[:120])
     except Exception as error:
