@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import struct
 from collections.abc import Iterator
 from typing import Any
 
@@ -123,9 +124,10 @@ async def test_a_peer_that_vanishes_is_not_an_error(live_server: LiveServer,
         async with connect(url(live_server, display), subprotocols=JSON_ONLY) as ws:
             assert (await frame(ws))["type"] == "snapshot"
             transport = ws.transport
-            sock = transport.get_extra_info("socket")
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
-            transport.abort()                    # a reset, no close frame: a pulled cable
+            linger_zero = struct.pack("ii", 1, 0)   # close() sends a reset, not a FIN
+            transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                                          linger_zero)
+            transport.abort()                    # no close frame: a pulled cable
     # a socket half-way through its handshake, gone
     with socket.create_connection(("127.0.0.1", live_server.ws_port), timeout=5) as raw:
         raw.sendall(b"GET /ws/display/" + CENTER.encode() + b" HTTP/1.1\r\nHost: x\r\n")
