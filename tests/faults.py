@@ -35,7 +35,7 @@ class IssueLoad:
     statuses: Counter[str] = field(default_factory=Counter)
     issued: list[tuple[str, str]] = field(default_factory=list)   # (ticket id, secret)
     missing_retry_after: int = 0
-    last_ok: float = 0.0
+    last_ok: float = 0.0                    # when the last request that succeeded was sent
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -57,6 +57,7 @@ class IssueLoad:
                 headers = {"Authorization": f"Bearer {self.kiosks[center]}"}
                 if self.idempotent:
                     headers["Idempotency-Key"] = uuid.uuid4().hex
+                sent = time.monotonic()
                 try:
                     answer = await http.post(f"/api/v1/centers/{center}/tickets",
                                              json={"service": self.service}, headers=headers)
@@ -68,7 +69,7 @@ class IssueLoad:
                 if answer.status_code == 201:
                     body = answer.json()
                     self.issued.append((body["ticket"]["id"], body["token"]))
-                    self.last_ok = time.monotonic()
+                    self.last_ok = max(self.last_ok, sent)
                     await asyncio.sleep(0.005)
                 else:
                     if answer.status_code == 503 and "retry-after" not in answer.headers:
@@ -76,12 +77,12 @@ class IssueLoad:
                     await asyncio.sleep(0.02)
 
     async def served_since(self, moment: float, timeout: float) -> float:
-        """Seconds from ``moment`` to the first ticket issued after it (polled)."""
+        """Seconds from ``moment`` to the first ticket issued by a request sent after it."""
         deadline = time.monotonic() + scaled(timeout)
         while self.last_ok <= moment:
             assert time.monotonic() < deadline, f"no ticket issued again: {self.statuses}"
             await asyncio.sleep(0.01)
-        return self.last_ok - moment
+        return time.monotonic() - moment   # its answer came within the last poll
 
     def unexpected(self) -> dict[str, int]:
         """Answers other than 201 and 503 (a 500, a reset connection, a hang)."""
