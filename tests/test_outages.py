@@ -11,17 +11,23 @@ lookup is a Redis read of its own).
 from __future__ import annotations
 
 import asyncio
+import json
 import random
+import shutil
 import socket
 import time
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
+from websockets.asyncio.client import connect as websockets_connect
+from websockets.typing import Subprotocol
 
 from queue_server.embedded import EmbeddedRedis
+from queue_server.live.frames import id_tuple
 from tests.faults import IssueLoad, audit
 from tests.live import Bootstrap, LiveServer, login
 from tests.servers import scaled
@@ -139,3 +145,49 @@ def test_a_client_that_hangs_up_mid_request_is_not_an_error(live_server: LiveSer
         log.seek(before)
         added = log.read()
     assert "ClientDisconnect" not in added and "Traceback" not in added, added
+
+
+async def test_screens_are_told_and_resynced_when_redis_returns_without_its_last_writes(
+        tmp_path: Path) -> None:
+    """A lobby screen hears that Redis is away and back; when it comes back without the
+    last events the screen showed (here: its folder as it was two tickets earlier), the
+    screen gets a fresh snapshot instead of keeping calls that no longer exist."""
+    center = CENTERS[1]
+    folder = tmp_path / "redis"
+    store = EmbeddedRedis(folder, appendfsync="always").start()
+    server = await asyncio.to_thread(LiveServer(store.url, tmp_path / "app").start)
+    try:
+        boot = Bootstrap(store.url)
+        kiosk = await asyncio.to_thread(boot.device, "kiosk", center)
+        display = await asyncio.to_thread(boot.device, "display", center)
+        url = f"{server.ws_url}/ws/display/{center}?token={display}"
+        async with websockets_connect(url, subprotocols=[Subprotocol("qms.json")]) as ws, \
+                httpx.AsyncClient(base_url=server.base_url, timeout=10,
+                                  headers={"Authorization": f"Bearer {kiosk}"}) as http:
+
+            async def next_frame(kind: str) -> dict[str, Any]:
+                while True:
+                    frame = json.loads(await asyncio.wait_for(ws.recv(), scaled(10)))
+                    if frame["type"] == kind:
+                        return frame  # type: ignore[no-any-return]
+
+            await next_frame("snapshot")
+            await http.post(f"/api/v1/centers/{center}/tickets", json={"service": "land"})
+            await next_frame("event")
+            earlier = tmp_path / "earlier"
+            shutil.copytree(folder / "appendonlydir", earlier)   # fsynced: a consistent copy
+            for _ in range(2):
+                await http.post(f"/api/v1/centers/{center}/tickets", json={"service": "land"})
+                shown = await next_frame("event")
+            store.kill()
+            told = await next_frame("status")
+            assert told["store"] == "unavailable"
+            shutil.rmtree(folder / "appendonlydir")
+            shutil.copytree(earlier, folder / "appendonlydir")
+            await asyncio.to_thread(store.start)
+            assert (await next_frame("status"))["store"] == "ok"
+            fresh = await next_frame("snapshot")
+            assert id_tuple(fresh["id"]) < id_tuple(shown["id"])   # the stream as it is now
+    finally:
+        server.stop()
+        store.stop()

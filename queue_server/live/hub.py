@@ -130,9 +130,9 @@ class Hub:
             except asyncio.CancelledError:
                 raise
             except Exception as error:  # Redis away: keep positions, retry with backoff
-                self._failed(error, backoff)
+                self._failed(error)
                 await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 2.0)
+                backoff = min(backoff * 2, 0.5)  # back within half a second of Redis
                 continue
             backoff = 0.1
             if self._failing_since is not None:
@@ -140,7 +140,7 @@ class Hub:
             self._take(replies)
             await self._deliver_pending()
 
-    def _failed(self, error: Exception, backoff: float) -> None:
+    def _failed(self, error: Exception) -> None:
         now = time.monotonic()
         if self._failing_since is None:
             self._failing_since = now
