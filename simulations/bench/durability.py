@@ -7,7 +7,9 @@ Method (docs/reliability.md has the figures and the choice they led to):
 2. Load: ``--clients`` HTTP clients issue kiosk tickets (each with its own Idempotency-Key)
    at four centers as fast as the app answers; a display socket per center is connected
    (``--no-displays``: none), so the app's hub sees every event as it would in a lobby.
-3. Steady rate: ``--seconds`` of that load without faults (tickets per second).
+3. Steady rate: ``--seconds`` of that load without faults (tickets per second), split in
+   rounds that alternate between the settings (A B B A …) so the machine's drift hits each
+   alike; the median round is reported.
 4. ``--cycles`` times: the load runs 0.5–1.5 s, Redis is killed with SIGKILL and started
    again at once from its AOF; the time from the kill to the first ticket issued again is
    the recovery.
@@ -22,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
+import statistics
 import sys
 import tempfile
 import time
@@ -45,6 +48,7 @@ from simulations.bench._api_stack import ApiServer
 
 CENTERS = ("07054", "07060", "06799", "06862")
 SERVICE = "certification"
+ROUNDS = 4
 
 
 @dataclass
@@ -127,55 +131,105 @@ async def audit(url: str, secret: str, issued: list[tuple[str, str]]) -> dict[st
             "answered_twice": sum(n - 1 for n in ids.values() if n > 1)}
 
 
-async def one_setting(fsync: str, args: argparse.Namespace, folder: Path) -> dict[str, Any]:
-    redis = EmbeddedRedis(folder / f"redis-{fsync}", appendfsync=fsync).start()
-    server = ApiServer(redis.url, folder / f"app-{fsync}")
-    try:
+@dataclass
+class Stack:
+    """One setting's Redis and app, with the devices the load uses."""
+
+    fsync: str
+    redis: EmbeddedRedis
+    server: ApiServer
+    kiosks: dict[str, str]
+    displays: dict[str, str]
+
+    @classmethod
+    async def open(cls, fsync: str, folder: Path) -> Stack:
+        redis = EmbeddedRedis(folder / f"redis-{fsync}", appendfsync=fsync).start()
+        server = ApiServer(redis.url, folder / f"app-{fsync}")
         await asyncio.to_thread(server.start)
         kiosks, displays = await devices(redis.url)
-        tally, stop = Tally(), asyncio.Event()
-        tasks = [asyncio.create_task(issue_forever(f"http://127.0.0.1:{server.port}", kiosks,
-                                                   tally, stop)) for _ in range(args.clients)]
+        return cls(fsync, redis, server, kiosks, displays)
+
+    def load(self, args: argparse.Namespace, tally: Tally,
+             stop: asyncio.Event) -> list[asyncio.Task[None]]:
+        base = f"http://127.0.0.1:{self.server.port}"
+        tasks = [asyncio.create_task(issue_forever(base, self.kiosks, tally, stop))
+                 for _ in range(args.clients)]
         if args.displays:
-            tasks += [asyncio.create_task(watch(
-                f"ws://127.0.0.1:{server.ws_port}/ws/display/{c}?token={displays[c]}", stop))
-                for c in CENTERS]
-        await asyncio.sleep(1.0)   # warm-up
-        before, started = len(tally.issued), time.monotonic()
-        await asyncio.sleep(args.seconds)
-        rate = (len(tally.issued) - before) / (time.monotonic() - started)
-        recoveries, lossy, bad_so_far = [], 0, 0
-        for _ in range(args.cycles):
-            await asyncio.sleep(random.uniform(0.5, 1.5))
-            acked_before = len(tally.issued)
-            killed = time.monotonic()
-            redis.kill()
-            redis.start()
-            while tally.last_ok < killed and time.monotonic() - killed < 30:
-                await asyncio.sleep(0.01)
-            recoveries.append(time.monotonic() - killed)
-            found = await audit(redis.url, server.secret_key, tally.issued[:acked_before])
-            bad = found["lost"] + found["reissued"]
-            lossy += bad > bad_so_far
-            bad_so_far = bad
-        await asyncio.sleep(0.5)
-        stop.set()
-        await asyncio.gather(*tasks)
-        result = await audit(redis.url, server.secret_key, tally.issued)
-        recoveries.sort()
-        return {"appendfsync": fsync, "rate_per_s": round(rate, 1), "kills": args.cycles,
-                "kills_losing_acknowledged": lossy, **result,
-                "recovery_s": {"median": round(recoveries[len(recoveries) // 2], 3),
-                               "max": round(recoveries[-1], 3)} if recoveries else {},
-                "answers": dict(tally.statuses)}
+            ws = f"ws://127.0.0.1:{self.server.ws_port}/ws/display"
+            tasks += [asyncio.create_task(watch(f"{ws}/{c}?token={self.displays[c]}", stop))
+                      for c in CENTERS]
+        return tasks
+
+    def close(self) -> None:
+        self.server.stop()
+        self.redis.stop()
+
+
+async def steady_rate(stack: Stack, args: argparse.Namespace, seconds: float) -> float:
+    tally, stop = Tally(), asyncio.Event()
+    tasks = stack.load(args, tally, stop)
+    await asyncio.sleep(0.5)   # warm-up: connections, sockets
+    before, started = len(tally.issued), time.monotonic()
+    await asyncio.sleep(seconds)
+    rate = (len(tally.issued) - before) / (time.monotonic() - started)
+    stop.set()
+    await asyncio.gather(*tasks)
+    return rate
+
+
+async def kill_cycles(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
+    tally, stop = Tally(), asyncio.Event()
+    tasks = stack.load(args, tally, stop)
+    recoveries, lossy, bad_so_far = [], 0, 0
+    for _ in range(args.cycles):
+        await asyncio.sleep(random.uniform(0.5, 1.5))
+        acked_before = len(tally.issued)
+        killed = time.monotonic()
+        stack.redis.kill()
+        stack.redis.start()
+        while tally.last_ok <= killed and time.monotonic() - killed < 30:
+            await asyncio.sleep(0.01)
+        recoveries.append(time.monotonic() - killed)
+        found = await audit(stack.redis.url, stack.server.secret_key,
+                            tally.issued[:acked_before])
+        bad = found["lost"] + found["reissued"]
+        lossy += bad > bad_so_far
+        bad_so_far = bad
+    await asyncio.sleep(0.5)
+    stop.set()
+    await asyncio.gather(*tasks)
+    result = await audit(stack.redis.url, stack.server.secret_key, tally.issued)
+    recoveries.sort()
+    return {"kills": args.cycles, "kills_losing_acknowledged": lossy, **result,
+            "recovery_s": {"median": round(recoveries[len(recoveries) // 2], 3),
+                           "max": round(recoveries[-1], 3)} if recoveries else {},
+            "answers": dict(tally.statuses)}
+
+
+async def measure(args: argparse.Namespace, folder: Path) -> list[dict[str, Any]]:
+    stacks = [await Stack.open(fsync, folder) for fsync in args.fsync]
+    try:
+        # The rates in alternating rounds (A B, B A, …): the machine's drift hits all alike.
+        rates: dict[str, list[float]] = {stack.fsync: [] for stack in stacks}
+        for round_ in range(ROUNDS):
+            for stack in stacks if round_ % 2 == 0 else stacks[::-1]:
+                rates[stack.fsync].append(await steady_rate(stack, args, args.seconds / ROUNDS))
+        rows = []
+        for stack in stacks:
+            row = {"appendfsync": stack.fsync,
+                   "rate_per_s": round(statistics.median(rates[stack.fsync]), 1),
+                   "rates": [round(r, 1) for r in rates[stack.fsync]]}
+            row.update(await kill_cycles(stack, args))
+            rows.append(row)
+        return rows
     finally:
-        server.stop()
-        redis.stop()
+        for stack in stacks:
+            stack.close()
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="qms-durability-") as tmp:
-        results = [asyncio.run(one_setting(fsync, args, Path(tmp))) for fsync in args.fsync]
+        results = asyncio.run(measure(args, Path(tmp)))
     return {"settings": results, "clients": args.clients, "displays": args.displays}
 
 
