@@ -92,7 +92,8 @@ class _Group:
         raise NotImplementedError
 
     def __enter__(self) -> Self:
-        return self.start()
+        # ``with Group(...).start() as group`` must not start a second set of processes
+        return self if self.servers else self.start()
 
     def __exit__(
         self,
