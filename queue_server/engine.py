@@ -113,8 +113,12 @@ class Engine:
     async def _transition(
         self, name: str, center_id: str, idempotency_key: str | None, actor: Actor, *args: Arg
     ) -> Outcome:
-        return Outcome.from_reply(
+        outcome = Outcome.from_reply(
             await self._call(name, center_id, idempotency_key, actor, *args))
+        # Every number an answer carries is remembered: after a Redis crash that lost the last
+        # writes the numbering is raised back past it (queue_server/high_water.py).
+        self.runner.high_water.observe_outcome(outcome)
+        return outcome
 
     # ------------------------------------------------------------------ configuration
 
@@ -206,6 +210,7 @@ class Engine:
             _text("token hash", token_hash), _text("citizen hash", citizen_hash),
         )
         ticket = Ticket.from_record(msgpack.unpackb(event)[2])
+        self.runner.high_water.observe_ticket(ticket)
         return _estimate(center, ticket, ahead, active, done_today, typical, now, token_hash)
 
     async def book(
@@ -229,7 +234,9 @@ class Engine:
             "book", center.id, idempotency_key, actor, _text("service", service), start, end,
             capacity, _text("priority", priority or ""), _text("token hash", token_hash),
             _text("citizen hash", citizen_hash))
-        return Ticket.from_record(msgpack.unpackb(reply[1])[2]), int(reply[2])
+        ticket = Ticket.from_record(msgpack.unpackb(reply[1])[2])
+        self.runner.high_water.observe_ticket(ticket)
+        return ticket, int(reply[2])
 
     async def slot_bookings(self, center_id: str, day: str) -> dict[tuple[str, int], int]:
         """How many bookings each slot of a day holds: {(service, start ms): count}."""
@@ -389,6 +396,7 @@ class Engine:
         record, ahead, active, done_today, typical, now, token_hash = await self._call(
             "ticket_read", center.id, None, SYSTEM, ticket_id)
         ticket = Ticket.from_record(msgpack.unpackb(record))
+        self.runner.high_water.observe_ticket(ticket)
         return _estimate(center, ticket, ahead, active, done_today, typical, now,
                          token_hash.decode() if isinstance(token_hash, bytes) else token_hash)
 

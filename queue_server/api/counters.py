@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from queue_server.api.deps import (
     IdempotencyDep,
     PrincipalDep,
     Services,
     ServicesDep,
+    client_address,
     scoped_key,
 )
 from queue_server.api.schemas import (
@@ -35,9 +36,9 @@ WORKERS = (Role.STAFF, Role.SUPERVISOR)
 
 
 @router.post("/auth/login", response_model=LoginOut, summary="Log in (staff, supervisor, province)")
-async def login(body: LoginIn, services: ServicesDep) -> LoginOut:
-    account = await services.accounts.login(body.username, body.password)
-    token = services.signer.staff_token(account.username, account.role, account.center)
+async def login(body: LoginIn, request: Request, services: ServicesDep) -> LoginOut:
+    account, token = await services.log_in(body.username, body.password,
+                                           client_address(request))
     return LoginOut(token=token, username=account.username, name=account.name,
                     role=account.role.value, center=account.center,
                     expires_in=services.signer.max_age_s)
