@@ -22,6 +22,7 @@ from queue_server import __version__, gc_policy
 from queue_server.accounts import AccountStore
 from queue_server.api import admin, counters, fast, health, problems, public, tickets
 from queue_server.api.deps import Services
+from queue_server.archive.runtime import start_archive
 from queue_server.auth import TokenSigner
 from queue_server.embedded import start_or_reuse
 from queue_server.engine import Engine
@@ -68,6 +69,8 @@ async def build_services(settings: Settings, stack: AsyncExitStack) -> Services:
     services = Services(
         settings=settings, province=province, engine=engine, accounts=AccountStore(runner),
         signer=TokenSigner(settings.secret_key, settings.staff_token_hours * 3600))
+    # The durable record (docs/archive.md): PostgreSQL and the archiver, off the request path.
+    services.extras["archive"] = await start_archive(settings, url, province, stack)
     # The hub's blocking reads get their own connection pool.
     reader: RedisClient = connect(url, max_connections=4)
     stack.push_async_callback(close, reader)

@@ -22,6 +22,8 @@ from queue_server.redis_client import RedisClient, close, connect, is_cluster
 from queue_server.script_runner import ScriptRunner
 from tests.servers import RedisClusterProcesses, start_standalone
 
+pytest_plugins = ["tests.archive_support"]   # PostgreSQL for the archive tests
+
 
 @pytest.fixture(scope="session")
 def province() -> Province:

@@ -23,6 +23,7 @@ CREATE TABLE checkpoints (
     last_seq    bigint NOT NULL DEFAULT 0,
     events      bigint NOT NULL DEFAULT 0,       -- events applied, all time
     gaps        integer NOT NULL DEFAULT 0,      -- trims past the checkpoint, all time
+    lost        bigint NOT NULL DEFAULT 0,       -- events of those gaps never applied
     updated_at  timestamptz NOT NULL DEFAULT now()
 );
 
