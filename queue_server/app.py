@@ -20,7 +20,7 @@ from starlette.staticfiles import StaticFiles
 
 from queue_server import __version__, gc_policy
 from queue_server.accounts import AccountStore
-from queue_server.api import admin, counters, fast, health, problems, public, tickets
+from queue_server.api import admin, counters, fast, health, problems, public, reports, tickets
 from queue_server.api.deps import Services
 from queue_server.archive.runtime import start_archive
 from queue_server.auth import TokenSigner
@@ -110,15 +110,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     problems.install(app)
-    for module in (public, tickets, counters, admin, health):
+    for module in (public, tickets, counters, admin, reports, health):
         app.include_router(module.router)
     # Pages and their helpers live beside the code they show (displays/, counters/,
     # monitoring/); each package exposes one router.
     from counters.routes import router as counter_pages
     from displays.routes import router as display_pages
+    from monitoring.archive_pages import router as archive_pages
     from monitoring.routes import router as monitoring_pages
 
-    for router in (display_pages, counter_pages, monitoring_pages):
+    for router in (display_pages, counter_pages, monitoring_pages, archive_pages):
         app.include_router(router)
     # The kiosk's issue path is served by a lean Starlette route (api/fast.py); the FastAPI
     # route of the same path behind it documents it.

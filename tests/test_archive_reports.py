@@ -19,8 +19,13 @@ from queue_server.archive.projection import StreamId, ticket_row
 from queue_server.archive.report_query import build_query, period_of
 from queue_server.archive.reports import Report, run_report
 from queue_server.archive.store import upsert_tickets
-from queue_server.errors import InvalidInput, NotFound, UnknownCenter, UnknownCounter, \
-    UnknownService
+from queue_server.errors import (
+    InvalidInput,
+    NotFound,
+    UnknownCenter,
+    UnknownCounter,
+    UnknownService,
+)
 from queue_server.province import Province
 from queue_server.rules.clock import epoch_ms
 
