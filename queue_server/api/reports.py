@@ -26,7 +26,10 @@ from queue_server.rules.clock import TIMEZONE
 router = APIRouter(prefix="/api/v1", tags=["archive"])
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CSV = "text/csv; charset=utf-8"
-FORMATS = {200: {"content": {"application/json": {}, "text/csv": {}, XLSX: {}}}}
+FORMATS: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"application/json": {}, "text/csv": {}, XLSX: {}}}}
+TRAIL_FORMATS: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"application/json": {}, "text/csv": {}}}}
 
 
 def archive_of(services: Any) -> ArchiveService:
@@ -104,7 +107,7 @@ async def report(
 
 
 @router.get("/centers/{center_id}/audit",
-            responses={200: {"content": {"application/json": {}, "text/csv": {}}}},
+            responses=TRAIL_FORMATS,
             summary="The audit trail of one ticket, found by its day and number")
 async def audit(
     center_id: str,
