@@ -45,6 +45,9 @@ ALERTS = [
     "QmsReplicaDown",
     "QmsAllReplicasDown",
     "QmsTargetsAbsent",
+    "QmsArchiveLagging",
+    "QmsArchiveDown",
+    "QmsArchiveGap",
 ]
 UIDS = [
     "qms-province-overview",
