@@ -19,7 +19,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from psycopg_pool import AsyncConnectionPool
@@ -46,6 +46,9 @@ from queue_server.records import decode_event
 from queue_server.redis_client import RedisClient
 
 log = logging.getLogger("qms.archive")
+# How long a round waits for a PostgreSQL connection before it counts as a failure (and the
+# retry with backoff begins): an outage is noticed, and logged, within seconds.
+CONNECTION_WAIT_S = 3.0
 
 
 @dataclass
@@ -79,20 +82,23 @@ class Archiver:
         self.housekeeping = housekeeping
         self.stats = ArchiverStats()
         self._checkpoints: dict[str, Checkpoint] = {}
+        self._stale = False            # another replica moved a checkpoint: reread them all
+        self._warned_old_redis = False
         self._limit = asyncio.Semaphore(concurrency)
 
     # ------------------------------------------------------------------ one round
 
     async def prepare(self) -> None:
         """Checkpoint rows for every center, and where each stands."""
-        async with self.pool.connection() as conn:
+        async with self.pool.connection(timeout=CONNECTION_WAIT_S) as conn:
             await ensure_centers(conn, self.centers)
             self._checkpoints = await read_checkpoints(conn)
 
     async def step(self) -> bool:
         """One round over every center; True when some center has more to read at once."""
-        if not self._checkpoints:
+        if not self._checkpoints or self._stale:
             await self.prepare()
+            self._stale = False
         reads = await self._read_streams()
         results = await asyncio.gather(*(self._advance(center, *read)
                                          for center, read in reads.items()))
@@ -129,20 +135,20 @@ class Archiver:
         checkpoint = self._checkpoints[center]
         if state is None:
             return False
+        if state.entries_added is None and not self._warned_old_redis:
+            self._warned_old_redis = True
+            log.warning("archive: this Redis does not count a stream's entries (XINFO STREAM "
+                        "has no entries-added before Redis 7.0): a stream trimmed past the "
+                        "archive's checkpoint cannot be detected")
         async with self._limit:
-            present = None
-            if state.max_deleted is None and state.first is not None and state.first > \
-                    checkpoint.at and checkpoint.at != StreamId(0, 0):
-                present = bool(await self.redis.xrange(
-                    keys.center_stream_key(center), str(checkpoint.at), str(checkpoint.at)))
-            gap = find_gap(center, checkpoint, state, present)
+            gap = find_gap(center, checkpoint, state)
             if gap is not None:
                 await self._backfill(gap)
                 return True
             if not entries:
                 return False
             batch = self._project(center, entries)
-            async with self.pool.connection() as conn:
+            async with self.pool.connection(timeout=CONNECTION_WAIT_S) as conn:
                 result = await apply_batch(conn, batch, checkpoint.at)
             return self._note(center, result.outcome, result.checkpoint, len(batch.events)) \
                 and len(entries) >= self.batch_size
@@ -166,14 +172,16 @@ class Archiver:
         """Record what came of a transaction; True when this archiver applied it."""
         previous = self._checkpoints[center]
         if outcome is Outcome.APPLIED and now is not None:
-            self._checkpoints[center] = Checkpoint(now, previous.events + events, previous.lost)
+            self._checkpoints[center] = replace(previous, at=now,
+                                                events=previous.events + events)
             self.stats.events += events
             self.stats.batches += 1
             return True
         if outcome is Outcome.MOVED and now is not None:
             self.stats.moved += 1
-            # Another replica is ahead: start from its checkpoint (counts reread later).
-            self._checkpoints[center] = Checkpoint(now, previous.events, previous.lost)
+            # Another replica is ahead: read on from its checkpoint, with its counts.
+            self._checkpoints.pop(center, None)
+            self._stale = True
         else:
             self.stats.busy += 1
         return False
@@ -181,7 +189,7 @@ class Archiver:
     async def _backfill(self, gap: Gap) -> None:
         records = await ticket_records(self.redis, gap.center)
         rows = backfill_rows(gap.center, gap, records)
-        async with self.pool.connection() as conn:
+        async with self.pool.connection(timeout=CONNECTION_WAIT_S) as conn:
             result = await apply_backfill(conn, gap, rows)
             if result.outcome is Outcome.APPLIED:
                 self.stats.gaps.append(gap)

@@ -1,10 +1,15 @@
 """A center's stream trimmed past the archive's checkpoint: detected, backfilled, reported.
 
 The stream is capped (``MAXLEN ~``): an archive that stays behind long enough (PostgreSQL down
-for hours on a busy day) finds that the events after its checkpoint are gone. Redis 7 says so
-exactly: ``XINFO STREAM`` gives ``max-deleted-entry-id``, and a value past the checkpoint means
-events were lost. (On an older server, whose answer lacks it, the sign is weaker: the stream
-starts after the checkpoint and the checkpoint's own entry is gone.)
+for hours on a busy day) finds that the events after its checkpoint are gone. Redis 7 counts
+what a stream was ever given (``XINFO STREAM``'s ``entries-added``) and the archive counts
+what it saw go by (its checkpoint: events applied, events lost before, and a base for what
+it never saw); once the stream starts after the checkpoint, every entry still in it is newer,
+so ``entries-added − seen − length`` is exactly the number of events that were trimmed
+before the archive read them. Zero: nothing lost (only the checkpoint's own entry went).
+Below zero the counts disagree (the stream was recreated, say by a Redis that lost its data):
+a gap of unknown size is recorded and the base reset, so it is reported once. A server
+without ``entries-added`` (Redis before 7.0) cannot be checked; the archiver says so once.
 
 What is lost is the audit trail of those events; the tickets are not: every ticket still in
 Redis (``t:<id>``, field ``r``) is read and stored as of the stream's last id read *before*
@@ -38,7 +43,6 @@ class StreamState:
     length: int
     first: StreamId | None
     last: StreamId
-    max_deleted: StreamId | None
     entries_added: int | None
 
 
@@ -51,44 +55,30 @@ def _field(reply: Mapping[Any, Any], name: str) -> Any:
 def stream_state(reply: Mapping[Any, Any]) -> StreamState:
     """redis-py's parsed ``XINFO STREAM`` answer."""
     first = _field(reply, "first-entry")
-    max_deleted = _field(reply, "max-deleted-entry-id")
     added = _field(reply, "entries-added")
     return StreamState(
         length=int(_field(reply, "length") or 0),
         first=StreamId.parse(first[0]) if first else None,
         last=StreamId.parse(_field(reply, "last-generated-id") or "0-0"),
-        max_deleted=StreamId.parse(max_deleted) if max_deleted is not None else None,
         entries_added=int(added) if added is not None else None,
     )
 
 
-def find_gap(center: str, checkpoint: Checkpoint, state: StreamState,
-             checkpoint_entry_present: bool | None = None) -> Gap | None:
-    """The gap between the checkpoint and the oldest event the stream still holds, if any.
+def just_before(sid: StreamId) -> StreamId:
+    return StreamId(sid.ms, sid.seq - 1) if sid.seq else StreamId(sid.ms - 1, 2**63 - 1)
 
-    ``checkpoint_entry_present`` is only consulted for a server without
-    ``max-deleted-entry-id``; None there means "not looked up" (no gap is assumed)."""
-    at = checkpoint.at
-    if state.max_deleted is not None:
-        if state.max_deleted <= at:
-            return None
-        resumed = state.max_deleted
-    else:
-        if (at.ms == 0 and at.seq == 0) or state.first is None or state.first <= at:
-            return None
-        if checkpoint_entry_present is not False:
-            return None
-        first = state.first
-        resumed = StreamId(first.ms, first.seq - 1) if first.seq else StreamId(first.ms - 1,
-                                                                                 2**63 - 1)
-    lost = None
-    if state.entries_added is not None:
-        # Every entry up to the checkpoint was deleted too (trimming takes the oldest first):
-        # what was deleted is what was applied, lost before, and lost now.
-        deleted = state.entries_added - state.length
-        counted = deleted - checkpoint.events - checkpoint.lost
-        lost = counted if counted >= 0 else None
-    return Gap(center, at, resumed, state.last, lost)
+
+def find_gap(center: str, checkpoint: Checkpoint, state: StreamState) -> Gap | None:
+    """The events trimmed between the checkpoint and the stream's first entry, if any."""
+    if state.first is None or state.first <= checkpoint.at or state.entries_added is None:
+        return None
+    lost = state.entries_added - checkpoint.accounted - state.length
+    if lost == 0:
+        return None
+    resumed = just_before(state.first)
+    if lost > 0:
+        return Gap(center, checkpoint.at, resumed, state.last, lost)
+    return Gap(center, checkpoint.at, resumed, state.last, None, rebase=lost)
 
 
 async def ticket_records(client: RedisClient, center: str) -> list[tuple[dict[str, Any], str]]:

@@ -70,7 +70,8 @@ FILL_HASHES = (
 LOCK_CHECKPOINT = (
     "SELECT last_ms, last_seq FROM checkpoints WHERE center = %s FOR UPDATE SKIP LOCKED")
 ADVANCE = ("UPDATE checkpoints SET last_ms = %s, last_seq = %s, events = events + %s,"
-           " gaps = gaps + %s, lost = lost + %s, updated_at = now() WHERE center = %s")
+           " gaps = gaps + %s, lost = lost + %s, base = base + %s, updated_at = now()"
+           " WHERE center = %s")
 INSERT_GAP = ("INSERT INTO gaps (center, checkpoint, resumed_after, stream_last, lost_events,"
               " tickets_backfilled) VALUES (%s, %s, %s, %s, %s, %s)")
 
@@ -93,9 +94,10 @@ class Gap:
 
     center: str
     checkpoint: StreamId        # the last id applied
-    resumed_after: StreamId     # the stream's last deleted id: events after it still exist
+    resumed_after: StreamId     # just before the stream's first entry: all after it exist
     stream_last: StreamId       # the stream's last id before the ticket records were read
     lost_events: int | None     # events between the two that were never applied, if known
+    rebase: int = 0             # added to the checkpoint's base when the count was unknown
 
 
 def _columns(rows: Iterable[tuple[Any, ...]], skip_first: bool = False) -> list[list[Any]]:
@@ -116,12 +118,19 @@ class Checkpoint:
     at: StreamId     # the last stream id applied
     events: int      # events applied, all time
     lost: int        # events known lost in gaps, all time
+    base: int = 0    # entries of the stream counted in neither (see backfill.find_gap)
+
+    @property
+    def accounted(self) -> int:
+        """How many of the stream's entries the archive has seen go by (applied or lost)."""
+        return self.base + self.events + self.lost
 
 
 async def read_checkpoints(conn: AsyncConnection[Any]) -> dict[str, Checkpoint]:
-    cursor = await conn.execute("SELECT center, last_ms, last_seq, events, lost FROM checkpoints")
-    return {center: Checkpoint(StreamId(ms, seq), events, lost)
-            for center, ms, seq, events, lost in await cursor.fetchall()}
+    cursor = await conn.execute(
+        "SELECT center, last_ms, last_seq, events, lost, base FROM checkpoints")
+    return {center: Checkpoint(StreamId(ms, seq), events, lost, base)
+            for center, ms, seq, events, lost, base in await cursor.fetchall()}
 
 
 async def _lock(conn: AsyncConnection[Any], center: str,
@@ -155,7 +164,7 @@ async def apply_batch(conn: AsyncConnection[Any], batch: Batch, expected: Stream
             await conn.execute(INSERT_EVENTS, [batch.center, *_columns(batch.events, True)])
         await upsert_tickets(conn, list(batch.tickets.values()))
         await conn.execute(ADVANCE, (batch.last.ms, batch.last.seq, len(batch.events), 0, 0,
-                                     batch.center))
+                                     0, batch.center))
     return Result(Outcome.APPLIED, batch.last)
 
 
@@ -173,5 +182,5 @@ async def apply_backfill(conn: AsyncConnection[Any], gap: Gap,
             gap.center, str(gap.checkpoint), str(gap.resumed_after), str(gap.stream_last),
             gap.lost_events, len(rows)))
         await conn.execute(ADVANCE, (gap.resumed_after.ms, gap.resumed_after.seq, 0, 1,
-                                     gap.lost_events or 0, gap.center))
+                                     gap.lost_events or 0, gap.rebase, gap.center))
     return Result(Outcome.APPLIED, gap.resumed_after)

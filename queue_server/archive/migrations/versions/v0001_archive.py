@@ -24,6 +24,8 @@ CREATE TABLE checkpoints (
     events      bigint NOT NULL DEFAULT 0,       -- events applied, all time
     gaps        integer NOT NULL DEFAULT 0,      -- trims past the checkpoint, all time
     lost        bigint NOT NULL DEFAULT 0,       -- events of those gaps never applied
+    base        bigint NOT NULL DEFAULT 0,       -- the stream's entries-added not counted above
+                                                 -- (a stream recreated, an archive started late)
     updated_at  timestamptz NOT NULL DEFAULT now()
 );
 
@@ -90,7 +92,7 @@ CREATE TABLE gaps (
     center              text NOT NULL,
     detected_at         timestamptz NOT NULL DEFAULT now(),
     checkpoint          text NOT NULL,           -- last stream id applied before the gap
-    resumed_after       text NOT NULL,           -- the stream's last deleted id
+    resumed_after       text NOT NULL,           -- just before the stream's first entry
     stream_last         text NOT NULL,           -- the stream's last id when backfilled
     lost_events         bigint,                  -- how many events were never applied, if known
     tickets_backfilled  integer NOT NULL
