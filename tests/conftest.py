@@ -124,13 +124,19 @@ def live_redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def live_server(live_redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """One real server (uvicorn child process) for the session.
+def live_server(live_redis_url: str, tmp_path_factory: pytest.TempPathFactory,
+                postgres_server: Any) -> Iterator[Any]:
+    """One real server (uvicorn child process) for the session, with its archive in a
+    database of the suite's PostgreSQL.
 
     Tests that use it never flush its Redis; they create accounts with unique names (see
     tests/live.py) and, where they need a quiet center, pick one no other test uses."""
+    from tests.archive_support import create_database
     from tests.live import LiveServer
 
-    server = LiveServer(live_redis_url, tmp_path_factory.mktemp("live")).start()
+    archive = {"QMS_ARCHIVE": "1", "QMS_ARCHIVE_POLL_S": "0.1",
+               "QMS_DATABASE_URL": create_database(postgres_server, "live")}
+    server = LiveServer(live_redis_url, tmp_path_factory.mktemp("live"),
+                        extra_env=archive).start()
     yield server
     server.stop()

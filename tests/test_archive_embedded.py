@@ -104,7 +104,7 @@ def test_the_wheels_binaries_start_too(folder: Path) -> None:
 def test_a_folder_the_server_user_cannot_enter_is_named(tmp_path: Path) -> None:
     locked = tmp_path / "locked"
     locked.mkdir(mode=0o700)
-    with pytest.raises(EmbeddedPostgresError, match="cannot enter .*: put the data folder"):
+    with pytest.raises(EmbeddedPostgresError, match=r"cannot enter .*: put the data folder"):
         EmbeddedPostgres(locked / "pg").start()
 
 

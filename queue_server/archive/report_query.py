@@ -203,6 +203,11 @@ def build_query(province: Province, period: Period, *, centers: Sequence[str] = 
                            f"{len(dims)}", field="by")
     if staff is not None and not staff.strip():
         raise InvalidInput("staff must be a username, got an empty text", field="staff")
+    for name, value in (("service", service), ("counter", counter), ("staff", staff),
+                        ("channel", channel), ("priority", priority), *(
+                            ("center", c) for c in centers)):
+        if value is not None and not value.isprintable():
+            raise InvalidInput(f"{name} must be printable text, got {value!r}", field=name)
     filters = {k: v for k, v in (("service", service), ("counter", counter), ("staff", staff),
                                  ("channel", channel), ("priority", priority)) if v is not None}
     return ReportQuery(period, chosen, dims, service, counter, staff, channel, priority,

@@ -24,7 +24,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from queue_server.archive import migrate
 from queue_server.archive.archiver import Archiver
 from queue_server.archive.retention import RetentionPolicy, RetentionSchedule
-from queue_server.errors import ConfigError, Unavailable
+from queue_server.errors import ConfigError, InvalidInput, Unavailable
 from queue_server.province import Province
 from queue_server.redis_client import RedisClient, close, connect
 from queue_server.settings import Settings
@@ -117,7 +117,10 @@ class ArchiveService:
         except PoolTimeout:
             raise Unavailable(f"the archive's database did not answer within {wait_s:g} s; "
                               "retry later") from None
-        except psycopg.OperationalError as error:
+        except psycopg.DataError as error:   # a value PostgreSQL cannot take: the caller's
+            raise InvalidInput(f"a value of the request was refused by the archive: "
+                               f"{str(error).strip()[:200]}") from None
+        except psycopg.Error as error:
             raise Unavailable(f"the archive's database failed: {str(error).strip()[:200]}"
                               ) from None
 
