@@ -19,7 +19,9 @@ from openpyxl import load_workbook
 
 from queue_server.embedded_postgres import EmbeddedPostgres
 from tests.archive_support import create_database, postgres_folder
+from tests.conftest import artifacts_dir
 from tests.live import Bootstrap, LiveServer, login
+from tests.pages import HD, chromium
 from tests.servers import scaled, start_standalone
 
 A, B = "07054", "07060"
@@ -33,8 +35,9 @@ class Site:
         tag = uuid.uuid4().hex[:6]
         boot = Bootstrap(server.redis_url)
         self.tokens: dict[str, str] = {}
+        self.names: dict[str, str] = {}
         for role, center in (("supervisor", A), ("province", None), ("staff", A)):
-            name = f"ar{role[:3]}{tag}"
+            name = self.names[role] = f"ar{role[:3]}{tag}"
             boot.account(name, role, center)
             self.tokens[role] = login(server, name)
         boot.account(f"arsvb{tag}", "supervisor", B)
@@ -206,3 +209,36 @@ def test_the_embedded_path(tmp_path_factory: pytest.TempPathFactory) -> None:
         redis.stop()
     assert not (folder / "data" / "postgres" / "url").exists()      # stopped with the server
     shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    yield from chromium()
+
+
+@pytest.mark.browser
+def test_the_report_page_draws_its_charts(site: Site, browser: Any) -> None:
+    page = browser.new_page(viewport=HD)
+    try:
+        page.goto(site.server.base_url + "/reports")
+        page.fill("#username", site.names["province"])
+        page.fill("#password", "matkhau123")
+        page.click("#login-form button[type=submit]")
+        page.select_option("#period", "week")
+        page.click("#controls button[type=submit]")
+        page.wait_for_selector("body[data-ready='1']", timeout=scaled(15) * 1000)
+        labels = page.evaluate("Chart.getChart('chart-tickets').data.labels")
+        assert "Xã Quảng La" in labels
+        drawn = page.evaluate("Chart.getChart('chart-tickets').data.datasets[0].data")
+        assert sum(drawn) == 4
+        assert page.locator("#table tbody tr").count() == 3            # two centers, total
+        assert "Tổng / Total" in page.inner_text("#table")
+        page.screenshot(path=str(artifacts_dir() / "archive-report.png"), full_page=True)
+        # The audit page takes the same login, and searches what the address names.
+        page.goto(f"{site.server.base_url}/audit?center={A}&day={TODAY}&number=B001")
+        page.wait_for_selector("body[data-ready='1']", timeout=scaled(15) * 1000)
+        assert page.locator("#events tbody tr").count() == 4
+        assert "Hoàn thành / Completed" in page.inner_text("#events")
+        page.screenshot(path=str(artifacts_dir() / "archive-audit.png"), full_page=True)
+    finally:
+        page.close()

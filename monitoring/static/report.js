@@ -63,7 +63,7 @@
     draw("chart-ratings", { type: "doughnut", data: {
       labels: ["1", "2", "3", "4", "5"].map((l) => `Mức ${l} / Level ${l}`),
       datasets: [{ data: [1, 2, 3, 4, 5].map((l) => report.total[`rating_${l}`]) }] } });
-    const head = el("tr", {}, el("th", { class: "text" }, by),
+    const head = el("tr", {}, el("th", { class: "text" }, $("by").selectedOptions[0]?.textContent || by),
       ...COLUMNS.map(([, vi, en]) => el("th", {}, vi, el("span", { class: "en" }, en))));
     const body = report.rows.map((row) => el("tr", {}, el("td", {}, label(row, by) || "–"),
       ...COLUMNS.map(([key]) => el("td", {}, show(key, row[key])))));
