@@ -85,6 +85,7 @@ class Archiver:
         self._stale = False            # another replica moved a checkpoint: reread them all
         self._warned_old_redis = False
         self._limit = asyncio.Semaphore(concurrency)
+        self._one_round = asyncio.Lock()   # rounds of one archiver never overlap
 
     # ------------------------------------------------------------------ one round
 
@@ -97,12 +98,13 @@ class Archiver:
     async def step(self) -> bool:
         """One round over every center; True when some center has more to read at once."""
         if not self._checkpoints or self._stale:
-            await self.prepare()
             self._stale = False
-        reads = await self._read_streams()
-        results = await asyncio.gather(*(self._advance(center, *read)
-                                         for center, read in reads.items()))
-        self.stats.rounds += 1
+            await self.prepare()
+        async with self._one_round:
+            reads = await self._read_streams()
+            results = await asyncio.gather(*(self._advance(center, *read)
+                                             for center, read in reads.items()))
+            self.stats.rounds += 1
         return any(results)
 
     async def catch_up(self, max_rounds: int = 10_000) -> None:
@@ -112,27 +114,32 @@ class Archiver:
                 return
         raise RuntimeError(f"the archive did not catch up in {max_rounds} rounds")
 
-    async def _read_streams(self) -> dict[str, tuple[StreamState | None, list[Any]]]:
+    async def _read_streams(self) -> dict[
+            str, tuple[Checkpoint, StreamState | None, list[Any]]]:
+        """Per center: the checkpoint read after (the batch's expected one), what XINFO
+        says, and the entries after it."""
         pipe = self.redis.pipeline(transaction=False)
+        after = {center: self._checkpoints[center] for center in self.centers}
         for center in self.centers:
             key = keys.center_stream_key(center)
             pipe.xinfo_stream(key)
-            pipe.xrange(key, min=self._checkpoints[center].at.after(), count=self.batch_size)
+            pipe.xrange(key, min=after[center].at.after(), count=self.batch_size)
         replies = await pipe.execute(raise_on_error=False)
-        reads: dict[str, tuple[StreamState | None, list[Any]]] = {}
+        reads: dict[str, tuple[Checkpoint, StreamState | None, list[Any]]] = {}
         for i, center in enumerate(self.centers):
             info, entries = replies[2 * i], replies[2 * i + 1]
             if isinstance(info, Exception):  # no stream yet ("no such key")
-                reads[center] = (None, [])
+                reads[center] = (after[center], None, [])
                 continue
             if isinstance(entries, Exception):
                 raise entries
-            reads[center] = (stream_state(info), entries)
+            reads[center] = (after[center], stream_state(info), entries)
         return reads
 
-    async def _advance(self, center: str, state: StreamState | None,
+    async def _advance(self, center: str, checkpoint: Checkpoint, state: StreamState | None,
                        entries: list[Any]) -> bool:
-        checkpoint = self._checkpoints[center]
+        """Apply what was read after ``checkpoint`` (never a later one: the transaction's
+        compare is against the id the entries follow)."""
         if state is None:
             return False
         if state.entries_added is None and not self._warned_old_redis:

@@ -188,34 +188,45 @@ def event_row(center: str, sid: StreamId, event: Mapping[str, Any]) -> tuple[Any
 
 @dataclass
 class Batch:
-    """The rows of consecutive events of one center, and the last stream id among them."""
+    """The rows of consecutive events of one center, and the last stream id among them.
+
+    A ticket's row is made once, from the newest of its events in the batch (with the hashes
+    its ``issued`` event gave, if that came earlier in the batch)."""
 
     center: str
     events: list[tuple[Any, ...]] = field(default_factory=list)
-    tickets: dict[str, tuple[Any, ...]] = field(default_factory=dict)
     last: StreamId = ZERO
+    _latest: dict[str, tuple[Mapping[str, Any], StreamId, str, str | None, str | None]] = \
+        field(default_factory=dict)
 
     def add(self, sid: StreamId, event: Mapping[str, Any]) -> None:
         self.events.append(event_row(self.center, sid, event))
         kind = _text(event.get("type"))
-        info = event.get("info") or {}
         ticket = event.get("ticket")
         if ticket:
-            hashes = ((_or_none(info.get("citizen")), _or_none(info.get("token")))
-                      if kind == "issued" else (None, None))
-            self._put(ticket_row(ticket, self.center, sid, kind, *hashes))
+            citizen = token = None
+            if kind == "issued":
+                info = event.get("info") or {}
+                citizen, token = _or_none(info.get("citizen")), _or_none(info.get("token"))
+            self._put(ticket, sid, kind, citizen, token)
         new_ticket = event.get("new_ticket")
         if new_ticket:
-            self._put(ticket_row(new_ticket, self.center, sid, kind))
+            self._put(new_ticket, sid, kind, None, None)
         self.last = sid
 
-    def _put(self, row: tuple[Any, ...]) -> None:
-        earlier = self.tickets.get(row[0])
-        if earlier is not None and (row[CITIZEN] is None or row[TOKEN] is None):
-            # A later event of the same batch: its state wins, the hashes issue gave stay.
-            row = (*row[:CITIZEN], row[CITIZEN] or earlier[CITIZEN],
-                   row[TOKEN] or earlier[TOKEN], *row[TOKEN + 1:])
-        self.tickets[row[0]] = row
+    def _put(self, ticket: Mapping[str, Any], sid: StreamId, kind: str, citizen: str | None,
+             token: str | None) -> None:
+        ticket_id = _text(ticket["id"])
+        earlier = self._latest.get(ticket_id)
+        if earlier is not None:
+            citizen, token = citizen or earlier[3], token or earlier[4]
+        self._latest[ticket_id] = (ticket, sid, kind, citizen, token)
+
+    @property
+    def tickets(self) -> dict[str, tuple[Any, ...]]:
+        """Ticket id → its row (:data:`TICKET_COLUMNS`)."""
+        return {ticket_id: ticket_row(ticket, self.center, sid, kind, citizen, token)
+                for ticket_id, (ticket, sid, kind, citizen, token) in self._latest.items()}
 
 
 def project(center: str, entries: Iterable[tuple[StreamId, Mapping[str, Any]]]) -> Batch:
