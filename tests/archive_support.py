@@ -24,7 +24,7 @@ from queue_server.archive.migrate import upgrade
 from queue_server.embedded_postgres import FAST_UNSAFE, EmbeddedPostgres
 from queue_server.engine import Engine
 
-TABLES = ("events", "tickets", "checkpoints", "gaps")
+TABLES = ("events", "tickets", "checkpoints", "gaps", "monthly", "monthly_hist")
 
 
 def postgres_folder() -> Path:

@@ -90,7 +90,10 @@ async def test_records_go_after_their_years(history: AsyncConnectionPool[Any]) -
         result = await apply_retention(conn, RetentionPolicy(180, record_years=10),
                                        dt.date(2026, 1, 6))
     assert result is not None
-    assert (result.tickets_deleted, result.events_deleted) == (1, 2)   # 2015, before 2016-01-06
+    # Whole months before January 2016 go: the tickets of 2015, their events and rollup.
+    assert (result.tickets_deleted, result.events_deleted) == (1, 2)
+    assert await rows(history, "SELECT month FROM monthly WHERE month < '2016-01-01'") == []
+    assert len(await rows(history, "SELECT month FROM monthly")) == 2
     days = {str(d) for (d,) in await rows(history, "SELECT day FROM tickets")}
     assert days == {"2025-06-30", "2026-01-05"}
 
@@ -129,5 +132,5 @@ async def test_one_replica_at_a_time(history: AsyncConnectionPool[Any],
 def test_periods_are_checked() -> None:
     policy = RetentionPolicy(personal_days=90, record_years=5)
     assert policy.personal_cutoff(dt.date(2026, 3, 31)) == dt.date(2025, 12, 31)
-    assert policy.record_cutoff(dt.date(2028, 2, 29)) == dt.date(2023, 2, 28)
+    assert policy.record_cutoff(dt.date(2028, 2, 29)) == dt.date(2023, 2, 1)
     assert RetentionPolicy(record_years=0).record_cutoff(dt.date(2026, 1, 1)) is None

@@ -18,6 +18,8 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from queue_server.archive.projection import StreamId
+from queue_server.archive.report_query import build_query, period_of
+from queue_server.archive.reports import run_report
 from queue_server.engine import Engine
 from queue_server.keys import center_stream_key
 from queue_server.records import decode_event
@@ -144,6 +146,15 @@ async def test_every_event_once_every_ticket_as_redis_holds_it(
     assert transfer == [(moved["id"], new["id"], "transferred", "1", "lan")]
     closed = await rows(archive_pool, "SELECT counter, staff, ticket FROM events "
                         "WHERE type = 'counter_closed'")
+    # The monthly rollup, moved by every replaced row, answers as the tickets do.
+    province = engine.province
+    today = (await ticket_rows(archive_pool))[ids[0]]["day"]
+    query = build_query(province, period_of("month", today, today=today), by=["center"])
+    async with archive_pool.connection() as conn:
+        rolled = await run_report(conn, province, query, rollup=True)
+        counted = await run_report(conn, province, query, rollup=False)
+    assert rolled.total == counted.total and rolled.rows == counted.rows
+    assert rolled.total["tickets"] == 6 and rolled.total["served"] == 3
     # The staff member who closed it: from the counter before the close, once events carry it.
     raw = [decode_event(f[b"d"], C) for _, f in await engine.runner.client.xrange(
         center_stream_key(C))]

@@ -36,58 +36,63 @@ DIMENSIONS: dict[str, str] = {
 MAX_DIMENSIONS = 3
 
 
-def _share(condition: str, present: str) -> str:
-    return f"avg(CASE WHEN {present} IS NULL THEN NULL WHEN {condition} THEN 1.0 ELSE 0.0 END)"
-
-
-# What PostgreSQL aggregates per group (alias, SQL). The median and the 90th percentile of
-# waits come from one ordered-set aggregate: one sort of the waits per group, not two.
-AGGREGATES: tuple[tuple[str, str], ...] = (
-    ("tickets", "count(*)"),
-    ("served", "count(*) FILTER (WHERE t.status = 'done')"),
-    ("no_shows", "count(*) FILTER (WHERE t.status = 'no_show')"),
-    ("transfers", "count(*) FILTER (WHERE t.status = 'transferred')"),
-    ("cancellations", "count(*) FILTER (WHERE t.status = 'cancelled')"),
-    ("expirations", "count(*) FILTER (WHERE t.status = 'expired')"),
-    ("called", "count(t.wait_ms)"),
-    ("wait_mean", "avg(t.wait_ms)"),
-    ("wait_q", "percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY t.wait_ms)"),
-    ("within_target_share", _share("t.wait_ms <= g.target_ms", "t.wait_ms")),
-    ("service_mean", "avg(t.service_ms)"),
-    ("service_median", "percentile_cont(0.5) WITHIN GROUP (ORDER BY t.service_ms)"),
-    ("ratings", "count(t.rating)"),
-    *((f"rating_{level}", f"count(*) FILTER (WHERE t.rating = {level})")
+# The sums every report needs per group, from the tickets (alias, SQL over ``t`` and the
+# center's target ``g``) and from the monthly rollup (SQL over ``r``).
+SUMS: tuple[tuple[str, str, str], ...] = (
+    ("tickets", "count(*)", "sum(r.tickets)::bigint"),
+    ("served", "count(*) FILTER (WHERE t.status = 'done')", "sum(r.served)::bigint"),
+    ("no_shows", "count(*) FILTER (WHERE t.status = 'no_show')", "sum(r.no_shows)::bigint"),
+    ("transfers", "count(*) FILTER (WHERE t.status = 'transferred')",
+     "sum(r.transfers)::bigint"),
+    ("cancellations", "count(*) FILTER (WHERE t.status = 'cancelled')",
+     "sum(r.cancellations)::bigint"),
+    ("expirations", "count(*) FILTER (WHERE t.status = 'expired')", "sum(r.expirations)::bigint"),
+    ("called", "count(t.wait_ms)", "sum(r.called)::bigint"),
+    ("wait_sum", "sum(t.wait_ms)", "sum(r.wait_sum)::bigint"),
+    ("service_n", "count(t.service_ms)", "sum(r.service_n)::bigint"),
+    ("service_sum", "sum(t.service_ms)", "sum(r.service_sum)::bigint"),
+    *((f"r{level}", f"count(*) FILTER (WHERE t.rating = {level})", f"sum(r.r{level})::bigint")
       for level in range(1, 6)),
-    ("rating_mean", "avg(t.rating)"),
-    ("satisfied_share", _share("t.rating >= 4", "t.rating")),
 )
+_RATINGS = "(s.r1 + s.r2 + s.r3 + s.r4 + s.r5)"
 
-# (name, SQL over the aggregates, Vietnamese, English): the columns of every report.
+# (name, SQL over the sums ``s`` and the percentiles ``p``, Vietnamese, English).
 MEASURES: tuple[tuple[str, str, str, str], ...] = (
-    ("tickets", "tickets", "Số phiếu", "Tickets"),
-    ("served", "served", "Đã phục vụ", "Served"),
-    ("no_shows", "no_shows", "Vắng mặt", "No-shows"),
-    ("transfers", "transfers", "Chuyển", "Transfers"),
-    ("cancellations", "cancellations", "Hủy", "Cancelled"),
-    ("expirations", "expirations", "Hết hạn", "Expired"),
-    ("called", "called", "Đã gọi", "Called"),
-    ("wait_mean_s", "wait_mean / 1000.0", "Chờ TB (s)", "Mean wait (s)"),
-    ("wait_median_s", "wait_q[1] / 1000.0", "Chờ trung vị (s)", "Median wait (s)"),
-    ("wait_p90_s", "wait_q[2] / 1000.0", "Chờ P90 (s)", "P90 wait (s)"),
-    ("within_target_share", "within_target_share", "Gọi trong mục tiêu",
-     "Called within target"),
-    ("service_mean_s", "service_mean / 1000.0", "Phục vụ TB (s)", "Mean service (s)"),
-    ("service_median_s", "service_median / 1000.0", "Phục vụ trung vị (s)",
+    ("tickets", "s.tickets", "Số phiếu", "Tickets"),
+    ("served", "s.served", "Đã phục vụ", "Served"),
+    ("no_shows", "s.no_shows", "Vắng mặt", "No-shows"),
+    ("transfers", "s.transfers", "Chuyển", "Transfers"),
+    ("cancellations", "s.cancellations", "Hủy", "Cancelled"),
+    ("expirations", "s.expirations", "Hết hạn", "Expired"),
+    ("called", "s.called", "Đã gọi", "Called"),
+    ("wait_mean_s", "s.wait_sum::numeric / NULLIF(s.called, 0) / 1000.0", "Chờ TB (s)",
+     "Mean wait (s)"),
+    ("wait_median_s", "p.wait_median / 1000.0", "Chờ trung vị (s)", "Median wait (s)"),
+    ("wait_p90_s", "p.wait_p90 / 1000.0", "Chờ P90 (s)", "P90 wait (s)"),
+    ("within_target_share", "w.within_n::numeric / NULLIF(s.called, 0)",
+     "Gọi trong mục tiêu", "Called within target"),
+    ("service_mean_s", "s.service_sum::numeric / NULLIF(s.service_n, 0) / 1000.0", "Phục vụ TB (s)",
+     "Mean service (s)"),
+    ("service_median_s", "p.service_median / 1000.0", "Phục vụ trung vị (s)",
      "Median service (s)"),
-    ("ratings", "ratings", "Lượt đánh giá", "Ratings"),
-    *((f"rating_{level}", f"rating_{level}", f"Mức {level}", f"Level {level}")
+    ("ratings", _RATINGS, "Lượt đánh giá", "Ratings"),
+    *((f"rating_{level}", f"s.r{level}", f"Mức {level}", f"Level {level}")
       for level in range(1, 6)),
-    ("rating_mean", "rating_mean", "Đánh giá TB", "Mean rating"),
-    ("satisfied_share", "satisfied_share", "Hài lòng (4–5)", "Satisfied (4–5)"),
+    ("rating_mean", f"(s.r1 + 2 * s.r2 + 3 * s.r3 + 4 * s.r4 + 5 * s.r5)::numeric"
+     f" / NULLIF({_RATINGS}, 0)", "Đánh giá TB", "Mean rating"),
+    ("satisfied_share", f"(s.r4 + s.r5)::numeric / NULLIF({_RATINGS}, 0)", "Hài lòng (4–5)",
+     "Satisfied (4–5)"),
 )
-COUNTS = frozenset(name for name, sql in AGGREGATES if sql.startswith("count"))
+COUNTS = frozenset(name for name, sql, *_ in MEASURES
+                   if (sql.startswith("s.") and "/" not in sql) or name == "ratings")
 MEASURE_NAMES = tuple(name for name, *_ in MEASURES)
 SHARES = ("within_target_share", "satisfied_share")
+# Dimensions the monthly rollup can group by, as SQL over its row ``r``.
+ROLLUP_DIMENSIONS: dict[str, str] = {
+    "center": "r.center", "month": "r.month",
+    "quarter": "date_trunc('quarter', r.month)::date",
+    "year": "date_trunc('year', r.month)::date",
+}
 
 
 @dataclass(frozen=True)
@@ -214,34 +219,110 @@ def build_query(province: Province, period: Period, *, centers: Sequence[str] = 
                        filters)
 
 
-def report_sql(query: ReportQuery, province: Province) -> tuple[str, dict[str, Any]]:
+def uses_rollup(query: ReportQuery) -> bool:
+    """Whole months, grouped and filtered by nothing the rollup does not keep."""
+    period = query.period
+    whole = period.start.day == 1 and (period.end + dt.timedelta(days=1)).day == 1
+    return whole and not query.filters and set(query.by) <= set(ROLLUP_DIMENSIONS)
+
+
+def _grouping(dims: list[str]) -> tuple[str, str, list[str]]:
+    """GROUP BY clause, the total-row flag and the dimension columns."""
+    if not dims:
+        return "()", "1", []
+    return (f"GROUPING SETS (({', '.join(dims)}), ())",
+            f"(GROUPING({', '.join(dims)}) > 0)::int",
+            [f"{expr} AS d{i}" for i, expr in enumerate(dims)])
+
+
+def _by_class(dims: list[str], classes: str) -> str:
+    """The histogram's GROUP BY: each group and the total, per kind and class."""
+    if not dims:
+        return classes
+    return f"GROUPING SETS (({', '.join(dims)}, {classes}), ({classes}))"
+
+
+def _percentile(p: float, kind: str) -> str:
+    """The value where the cumulative count reaches ``p`` of the total, interpolated inside
+    the class that holds it (classes: qms_bucket, migration 0002)."""
+    return (f"min(qms_bucket_low(c.bucket) + (qms_bucket_high(c.bucket) - "
+            f"qms_bucket_low(c.bucket)) * ({p} * c.total - (c.cum - c.n)) / c.n) "
+            f"FILTER (WHERE c.kind = '{kind}' AND c.cum >= {p} * c.total)")
+
+
+def report_sql(query: ReportQuery, province: Province,
+               rollup: bool | None = None) -> tuple[str, dict[str, Any]]:
     """The statement and its parameters: dimension columns ``d0…``, a ``grand`` flag (1 on
     the total row), then :data:`MEASURE_NAMES`. Each center's wait target comes from the
-    province as it is configured now."""
+    province as it is configured now.
+
+    Whole months grouped by center or time read the monthly rollup; the rest read the
+    tickets. Both give the percentiles from the same classes of durations, so a figure does
+    not depend on which answered; counts, sums, means and shares are exact."""
     params: dict[str, Any] = {
         "start": query.period.start, "end": query.period.end, "centers": list(query.centers),
         "targets": [province.center(c).wait_target_s for c in query.centers]}
-    where = ["t.day BETWEEN %(start)s AND %(end)s"]
-    for name in ("service", "counter", "staff", "channel"):
-        value = getattr(query, name)
-        if value is not None:
-            where.append(f"t.{name} = %({name})s")
-            params[name] = value
-    if query.priority is not None:
-        where.append("t.priority = %(priority)s")
-        params["priority"] = "" if query.priority == NORMAL else query.priority
-    dims = [DIMENSIONS[d] for d in query.by]
-    select = [f"{expr} AS d{i}" for i, expr in enumerate(dims)]
-    grouping = f"GROUPING SETS (({', '.join(dims)}), ())" if dims else "()"
-    grand = f"GROUPING({', '.join(dims)}) > 0" if dims else "true"
-    aggregates = [f"{sql} AS {alias}" for alias, sql in AGGREGATES]
+    if rollup is None:
+        rollup = uses_rollup(query)
+    elif rollup and not uses_rollup(query):
+        raise ValueError("this report cannot be answered from the monthly rollup")
+    dims = [(ROLLUP_DIMENSIONS if rollup else DIMENSIONS)[d] for d in query.by]
+    grouping, grand, select = _grouping(dims)
     columns = [f"d{i}" for i in range(len(dims))]
-    inner = (f"SELECT {', '.join([*select, f'({grand})::int AS grand', *aggregates])} "
-             "FROM tickets AS t JOIN targets AS g ON g.center = t.center "
-             f"WHERE {' AND '.join(where)} GROUP BY {grouping}")
-    outer = [*columns, "grand", *(f"{sql} AS {name}" for name, sql, *_ in MEASURES)]
-    sql = (f"SELECT {', '.join(outer)} FROM ({inner}) AS a "
-           f"ORDER BY {', '.join(['grand', *columns])}")
-    return ("WITH targets AS (SELECT center, target_s * 1000 AS target_ms FROM "
-            "unnest(%(centers)s::text[], %(targets)s::bigint[]) AS x(center, target_s)) "
-            + sql, params)
+    head = ", ".join([*select, f"{grand} AS grand"])
+    if rollup:
+        where = "r.month BETWEEN %(start)s AND %(end)s"
+        sums = (f"SELECT {head}, {', '.join(f'{r} AS {a}' for a, _, r in SUMS)} "
+                "FROM monthly AS r JOIN targets AS g ON g.center = r.center "
+                f"WHERE {where} GROUP BY {grouping}")
+        hist = (f"SELECT {head}, r.kind, r.bucket, sum(r.n) AS n FROM monthly_hist AS r "
+                f"JOIN targets AS g ON g.center = r.center WHERE {where} "
+                f"GROUP BY {_by_class(dims, 'r.kind, r.bucket')}")
+        within = (f"SELECT {head}, coalesce(sum(r.n) FILTER (WHERE "
+                  "qms_bucket_high(r.bucket) <= g.target_ms), 0) AS within_n "
+                  "FROM monthly_hist AS r JOIN targets AS g "
+                  f"ON g.center = r.center WHERE {where} AND r.kind = 'w' GROUP BY {grouping}")
+    else:
+        conditions = ["t.day BETWEEN %(start)s AND %(end)s"]
+        for name in ("service", "counter", "staff", "channel"):
+            value = getattr(query, name)
+            if value is not None:
+                conditions.append(f"t.{name} = %({name})s")
+                params[name] = value
+        if query.priority is not None:
+            conditions.append("t.priority = %(priority)s")
+            params["priority"] = "" if query.priority == NORMAL else query.priority
+        where = " AND ".join(conditions)
+        sums = (f"SELECT {head}, {', '.join(f'{t_} AS {a}' for a, t_, _ in SUMS)}, "
+                "count(*) FILTER (WHERE t.wait_ms <= g.target_ms) AS within_n "
+                "FROM tickets AS t JOIN targets AS g ON g.center = t.center "
+                f"WHERE {where} GROUP BY {grouping}")
+        classes = "v.kind, qms_bucket(v.ms)"
+        hist = (f"SELECT {head}, v.kind, qms_bucket(v.ms) AS bucket, count(*) AS n "
+                "FROM tickets AS t JOIN targets AS g ON g.center = t.center "
+                "CROSS JOIN LATERAL (VALUES ('w'::\"char\", t.wait_ms), "
+                "('s'::\"char\", t.service_ms)) AS v(kind, ms) "
+                f"WHERE {where} AND v.ms IS NOT NULL GROUP BY {_by_class(dims, classes)}")
+        within = f"SELECT {', '.join([*columns, 'grand'])}, within_n FROM sums"
+    keys = ", ".join([*columns, "grand"])
+    partition = ", ".join(["grand", *columns, "kind"])
+    join = " AND ".join(["x.grand = s.grand",
+                         *(f"x.{c} IS NOT DISTINCT FROM s.{c}" for c in columns)])
+    sql = (
+        "WITH targets AS (SELECT center, target_s * 1000 AS target_ms FROM "
+        "unnest(%(centers)s::text[], %(targets)s::bigint[]) AS x(center, target_s)), "
+        f"sums AS ({sums}), hist AS ({hist}), within AS ({within}), "
+        f"cum AS (SELECT {keys}, kind, bucket, n, sum(n) OVER (PARTITION BY {partition} "
+        f"ORDER BY bucket) AS cum, sum(n) OVER (PARTITION BY {partition}) AS total "
+        "FROM hist WHERE n > 0), "
+        f"pct AS (SELECT {', '.join(f'c.{k}' for k in [*columns, 'grand'])}, "
+        f"{_percentile(0.5, 'w')} AS wait_median, {_percentile(0.9, 'w')} AS wait_p90, "
+        f"{_percentile(0.5, 's')} AS service_median FROM cum AS c GROUP BY "
+        f"{', '.join(f'c.{k}' for k in [*columns, 'grand'])}) "
+        f"SELECT {', '.join([*(f's.{c}' for c in columns), 's.grand'])}, "
+        + ", ".join(f"{sql} AS {name}" for name, sql, *_ in MEASURES)
+        + " FROM sums AS s "
+        f"LEFT JOIN pct AS p ON {join.replace('x.', 'p.')} "
+        f"LEFT JOIN within AS w ON {join.replace('x.', 'w.')} "
+        f"ORDER BY {', '.join(['s.grand', *(f's.{c}' for c in columns)])}")
+    return sql, params

@@ -95,10 +95,11 @@ async def _check_staff(conn: AsyncConnection[Any], query: ReportQuery) -> None:
                        f"served by them at {where}", field="staff")
 
 
-async def run_report(conn: AsyncConnection[Any], province: Province,
-                     query: ReportQuery) -> Report:
+async def run_report(conn: AsyncConnection[Any], province: Province, query: ReportQuery,
+                     *, rollup: bool | None = None) -> Report:
+    """``rollup``: force (True) or forbid (False) the monthly rollup; None chooses."""
     await _check_staff(conn, query)
-    sql, params = report_sql(query, province)
+    sql, params = report_sql(query, province, rollup)
     async with conn.transaction():
         # Sorts for the percentiles in memory; JIT compiles longer than these plans run.
         await conn.execute(f"SET LOCAL work_mem = '{REPORT_WORK_MEM}'")

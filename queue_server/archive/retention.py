@@ -45,13 +45,11 @@ class RetentionPolicy:
         return today - dt.timedelta(days=self.personal_days)
 
     def record_cutoff(self, today: dt.date) -> dt.date | None:
-        """Records of days before this one are deleted; None: kept for good."""
+        """Records of days before this one are deleted; None: kept for good. Whole months
+        go, so the monthly rollup goes with its tickets."""
         if self.record_years <= 0:
             return None
-        try:
-            return today.replace(year=today.year - self.record_years)
-        except ValueError:  # 29 February
-            return today.replace(year=today.year - self.record_years, day=28)
+        return today.replace(year=today.year - self.record_years, day=1)
 
 
 @dataclass(frozen=True)
@@ -87,6 +85,8 @@ CLEAR_ORIGINS = (
     " SELECT center, sid_ms, sid_seq FROM events WHERE day < %s AND origin IS NOT NULL"
     " AND actor = ANY(%s) LIMIT %s)")
 DELETE_TICKETS = "DELETE FROM tickets WHERE id IN (SELECT id FROM tickets WHERE day < %s LIMIT %s)"
+DELETE_ROLLUP = ("DELETE FROM monthly WHERE month < %s",
+                 "DELETE FROM monthly_hist WHERE month < %s")
 DELETE_EVENTS = (
     "DELETE FROM events WHERE (center, sid_ms, sid_seq) IN ("
     " SELECT center, sid_ms, sid_seq FROM events WHERE day < %s LIMIT %s)")
@@ -109,6 +109,8 @@ async def apply_retention(conn: AsyncConnection[Any], policy: RetentionPolicy,
         if record is not None:
             tickets = await _bounded(conn, DELETE_TICKETS, (record,))
             events = await _bounded(conn, DELETE_EVENTS, (record,))
+            for statement in DELETE_ROLLUP:
+                await conn.execute(statement, (record,))
     result = RetentionResult(cleared, origins, tickets, events)
     if result.done_anything:
         log.info("archive retention (as of %s): personal data of %d tickets and %d addresses "

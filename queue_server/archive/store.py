@@ -60,14 +60,45 @@ INSERT_EVENTS = (
 
 _UPDATED = [c for c in TICKET_COLUMNS if c not in ("id", "center", "day", "citizen_hash",
                                                    "token_hash")]
+_INCOMING = ", ".join(f"(e->>{i})::{kind} AS {name}" for i, (name, kind) in
+                     enumerate(zip(TICKET_COLUMNS, TICKET_TYPES, strict=True)))
+_MONTH = "date_trunc('month', day)::date"
+# One statement: the ticket rows upserted (newest wins), and the monthly rollup moved by the
+# difference between the rows replaced and their new versions. Every part of a statement
+# sees the table as it was before it, so `old` holds the replaced versions.
 UPSERT_TICKETS = (
-    f"INSERT INTO tickets ({', '.join(TICKET_COLUMNS)}) "
-    + rows_sql(TICKET_TYPES).format(first="") +
-    " ON CONFLICT (id) DO UPDATE SET "
+    f"WITH incoming AS (SELECT {_INCOMING} FROM json_array_elements(%s::json) AS e), "
+    "old AS (SELECT t.id, t.center, t.day, t.status, t.wait_ms, t.service_ms, t.rating "
+    "FROM tickets AS t JOIN incoming USING (id)), "
+    f"up AS (INSERT INTO tickets ({', '.join(TICKET_COLUMNS)}) SELECT * FROM incoming "
+    "ON CONFLICT (id) DO UPDATE SET "
     + ", ".join(f"{c} = EXCLUDED.{c}" for c in _UPDATED)
     + ", citizen_hash = COALESCE(EXCLUDED.citizen_hash, tickets.citizen_hash)"
     ", token_hash = COALESCE(EXCLUDED.token_hash, tickets.token_hash) "
     "WHERE (tickets.version_ms, tickets.version_seq) < (EXCLUDED.version_ms, EXCLUDED.version_seq)"
+    " RETURNING id, center, day, status, wait_ms, service_ms, rating), "
+    "delta AS (SELECT center, day, status, wait_ms, service_ms, rating, 1 AS sign FROM up "
+    "UNION ALL SELECT o.center, o.day, o.status, o.wait_ms, o.service_ms, o.rating, -1 "
+    "FROM old AS o JOIN up USING (id)), "
+    "counts AS (INSERT INTO monthly AS m (center, month, tickets, served, no_shows, transfers,"
+    " cancellations, expirations, called, wait_sum, service_n, service_sum, r1, r2, r3, r4,"
+    f" r5) SELECT center, {_MONTH}, sum(sign), "
+    + ", ".join(f"coalesce(sum(sign) FILTER (WHERE status = '{s}'), 0)" for s in (
+        "done", "no_show", "transferred", "cancelled", "expired"))
+    + ", coalesce(sum(sign) FILTER (WHERE wait_ms IS NOT NULL), 0),"
+    " coalesce(sum(sign * wait_ms), 0),"
+    " coalesce(sum(sign) FILTER (WHERE service_ms IS NOT NULL), 0),"
+    " coalesce(sum(sign * service_ms), 0), "
+    + ", ".join(f"coalesce(sum(sign) FILTER (WHERE rating = {r}), 0)" for r in range(1, 6))
+    + " FROM delta GROUP BY 1, 2 ON CONFLICT (center, month) DO UPDATE SET "
+    + ", ".join(f"{c} = m.{c} + EXCLUDED.{c}" for c in (
+        "tickets", "served", "no_shows", "transfers", "cancellations", "expirations", "called",
+        "wait_sum", "service_n", "service_sum", "r1", "r2", "r3", "r4", "r5"))
+    + ") INSERT INTO monthly_hist AS h (center, month, kind, bucket, n) "
+    f"SELECT center, {_MONTH}, v.kind, qms_bucket(v.ms), sum(sign) FROM delta "
+    "CROSS JOIN LATERAL (VALUES ('w'::\"char\", wait_ms), ('s'::\"char\", service_ms)) "
+    "AS v(kind, ms) WHERE v.ms IS NOT NULL GROUP BY 1, 2, 3, 4 HAVING sum(sign) <> 0 "
+    "ON CONFLICT (center, month, kind, bucket) DO UPDATE SET n = h.n + EXCLUDED.n"
 )
 # The hashes an `issued` event brings, also where its row was not kept (a newer one stored,
 # e.g. by a backfill): they are known only from that event.
