@@ -6,9 +6,11 @@ PY ?= .venv/bin/python
 install:
 	bash scripts/install.sh test
 
+CENTER ?=
+
 run:
 	bash scripts/install.sh run
-	$(PY) -m queue_server run --bootstrap
+	$(PY) -m queue_server run --bootstrap $(if $(CENTER),--center $(CENTER))
 
 test: install
 	$(PY) -m ruff check .

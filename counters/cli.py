@@ -13,6 +13,7 @@ import datetime as dt
 import getpass
 import os
 import sys
+import unicodedata
 import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -69,19 +70,17 @@ class Console:
     def center(self) -> str:
         if self._center is None:
             if not self.client.token:
-                raise CliError("Chưa đăng nhập: hãy chạy `python -m counters login USER`. "
-                               "/ Not logged in: run `python -m counters login USER`.")
+                raise CliError.of("cli_not_logged_in")
             me = self.client.request("GET", "/api/v1/auth/me")
             if not me.get("center"):
-                raise CliError("Tài khoản này không thuộc trung tâm nào: hãy dùng --center. "
-                               "/ This login has no center: use --center.")
+                raise CliError.of("cli_login_without_center")
             self._center = str(me["center"])
         return self._center
 
     def counter(self) -> str:
         counter: str | None = getattr(self.args, "counter", None) or os.environ.get("QMS_COUNTER")
         if not counter:
-            raise CliError("Cần chỉ rõ quầy: --counter K. / Which counter? Use --counter K.")
+            raise CliError.of("cli_counter_needed")
         return counter
 
     def names(self) -> dict[str, Any]:
@@ -165,7 +164,7 @@ def _find_ticket(console: Console, wanted: str) -> str:
     for row in rows:
         if row["number"].upper() == wanted.upper():
             return str(row["id"])
-    raise CliError(f"Không có số {wanted} nào đang chờ. / No waiting ticket {wanted}.")
+    raise CliError.of("cli_no_waiting_ticket", number=wanted)
 
 
 def cmd_call(console: Console) -> str:
@@ -202,7 +201,7 @@ def cmd_no_show(console: Console) -> str:
 def cmd_transfer(console: Console) -> str:
     args = console.args
     if not args.service and not args.to_counter:
-        raise CliError("Cần --service hoặc --to-counter. / Give --service or --to-counter.")
+        raise CliError.of("cli_transfer_needs_target")
     out = console.act("transfer", {"to_service": args.service, "to_counter": args.to_counter,
                                    "note": args.note})
     old, new = out["ticket"], out["new_ticket"]
@@ -213,8 +212,26 @@ def cmd_transfer(console: Console) -> str:
             f"/ Transferred {old['number']}: new ticket {new['number']}.")
 
 
+def _pause_reason(console: Console, given: str) -> str:
+    """A pause reason by its id or its name, with or without accents ("nghi giai lao"); an
+    unknown one is refused here with the names a person can type, not the server's ids."""
+    rows = console.names()["pause_reasons"]
+    wanted = _plain(given)
+    for row in rows:
+        if wanted in (_plain(row["id"]), _plain(row["name"]), _plain(row["name_en"])):
+            return str(row["id"])
+    choices = [f"{r['id']} ({r['name']} / {r['name_en']})" for r in rows]
+    raise CliError.of("cli_pause_reason_unknown", reason=given, choices=choices)
+
+
+def _plain(text: str) -> str:
+    decomposed = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).lower().strip()
+
+
 def cmd_pause(console: Console) -> str:
-    counter = console.act("pause", {"reason": console.args.reason})["counter"]
+    reason = _pause_reason(console, console.args.reason)
+    counter = console.act("pause", {"reason": reason})["counter"]
     return (f"Quầy {counter['id']} tạm dừng: {console.reason_name(counter['reason'])}. "
             f"/ Counter {counter['id']} paused.")
 
@@ -250,8 +267,7 @@ def cmd_status(console: Console) -> str:
     wanted = console.args.counter or os.environ.get("QMS_COUNTER")
     counters = [c for c in snap["counters"] if not wanted or c["id"] == wanted]
     if not counters:
-        raise CliError(f"Không có quầy {wanted} ở trung tâm {snap['center']}. "
-                       f"/ No counter {wanted} at center {snap['center']}.")
+        raise CliError.of("no_such_counter", counter=wanted, center=snap["center"])
     lines = [f"{snap['name']} ({snap['center']}) — {_clock(now)}"]
     lines += [_counter_line(console, c, now) for c in counters]
     shown = (counters[0]["services"].split(",") if wanted
@@ -329,8 +345,9 @@ def build_parser() -> argparse.ArgumentParser:
     transfer.add_argument("--to-counter", help="target counter id (--counter is your own)")
     transfer.add_argument("--note", default="", help="a note for the next counter")
     pause = add("pause", cmd_pause, "pause the counter (no ticket in hand)")
-    pause.add_argument("reason", help="pause reason id: break, meeting, system, field_work, "
-                                      "other (GET /api/v1/services lists them)")
+    pause.add_argument("reason", help="pause reason, by id or name: break (Nghỉ giải lao), "
+                                      "meeting, system, field_work, other "
+                                      "(GET /api/v1/services lists them)")
     add("resume", cmd_resume, "resume a paused counter")
     add("close", cmd_close, "close the counter (no ticket in hand)")
     add("status", cmd_status, "the counter (or every counter) and its queues")

@@ -28,6 +28,14 @@ class CliError(Exception):
         super().__init__(message)
         self.status = status
 
+    @classmethod
+    def of(cls, key: str, status: int = 0, **fields: Any) -> CliError:
+        """The catalogue's sentence of the reason ``key`` (queue_server/messages.py),
+        "vi / en"."""
+        from queue_server.messages import render
+
+        return cls(f"{render(key, fields, 'vi')} / {render(key, fields, 'en')}", status)
+
 
 def config_dir() -> Path:
     base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
@@ -86,7 +94,7 @@ def problem_sentence(status: int, body: bytes) -> str:
     detail = problem.get("detail") if isinstance(problem, dict) else None
     if isinstance(detail, str) and detail:
         return detail
-    return f"Máy chủ trả lời lỗi HTTP {status}. / The server answered HTTP {status}."
+    return str(CliError.of("server_answered_status", status=status))
 
 
 class Client:
@@ -124,7 +132,6 @@ class Client:
                     break
             except (urllib.error.URLError, TimeoutError, ConnectionError) as failure:
                 reason = getattr(failure, "reason", failure)
-                error = CliError(f"Không kết nối được máy chủ {self.server} ({reason}). "
-                                 f"/ Cannot reach the server.")
+                error = CliError.of("server_unreachable", server=self.server, cause=reason)
         assert error is not None
         raise error

@@ -46,5 +46,5 @@ async def rating_tablet(center_id: str, counter_id: str, services: ServicesDep) 
     center = services.province.center(center_id)
     if center.counter(counter_id) is None:
         raise UnknownCounter(f"unknown counter {counter_id!r} at center {center_id}",
-                             center=center_id, counter=counter_id)
+                             reason="no_such_counter", center=center_id, counter=counter_id)
     return _page("rating.html")

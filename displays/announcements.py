@@ -247,7 +247,7 @@ def read_ticket_number(
     if match is None:
         raise InvalidInput(
             f"a ticket number is up to three letters then digits, like A023; got {number!r}",
-            number=number,
+            reason="ticket_number_malformed", field="number", number=number,
         )
     letters, digits = match.group("letters"), match.group("digits")
     parts = [_letter_for_ticket(letter, language) for letter in letters]

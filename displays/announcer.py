@@ -61,15 +61,17 @@ class Announcer:
         """Check a request's fields; ``voice`` None is the center's (or English for ``en``)."""
         if language not in LANGUAGES:
             raise InvalidInput(f"lang must be one of {', '.join(LANGUAGES)}, got {language!r}",
-                               field="lang")
+                               reason="language_unknown", field="lang",
+                               languages=list(LANGUAGES))
         if center.counter(counter) is None:
             known = ", ".join(c.id for c in center.counters)
             raise UnknownCounter(f"center {center.id} has no counter {counter!r} (it has "
-                                 f"{known})", counter=counter)
+                                 f"{known})", reason="no_such_counter", counter=counter,
+                                 center=center.id)
         number = number.strip().upper()
         if sum(ch.isdigit() for ch in number) > MAX_DIGITS:
             raise InvalidInput(f"a ticket number has at most {MAX_DIGITS} digits, got {number!r}",
-                               field="number")
+                               reason="ticket_number_malformed", field="number")
         lang: Language = "vi" if language == "vi" else "en"
         chosen = voice or (center.voice if lang == "vi" else "english")
         voice_id(chosen)  # UnknownVoiceError (422) for a name that is not a voice

@@ -4,6 +4,12 @@
 ``Board.apply_frame(frame)`` takes a decoded WebSocket frame and returns the ``Call`` to
 announce, if the frame was a call or a recall. Frames it does not know are ignored; a frame
 that is not a map with a ``type`` raises ``ValueError`` (the client logs it once and skips).
+
+The banner (``Board.banner()``) tells the truth now: the newest call whose counter still holds
+that ticket and is open. A transfer, a no-show, a completion, a pause, a close, an ``expired``
+ticket or the day's close (``day_closed``) takes the invitation down at once; the history
+keeps the call. Events are handled by their ``type``; a type the board does not know changes
+only what its ticket and counter records say.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ class Call:
     priority: str
     at: int
     recall: bool
+    ticket_id: str = ""
 
 
 @dataclass
@@ -37,6 +44,7 @@ class CounterRow:
     ticket_id: str = ""
     priority: str = ""
     service: str = ""
+    queued: int = 0           # tickets waiting for this counter in particular
 
 
 @dataclass
@@ -63,6 +71,7 @@ class Board:
     totals: dict[str, int] = field(default_factory=dict)
     last_id: str | None = None
     now_ms: int = 0
+    day_closed: bool = False
 
     def apply_frame(self, frame: object) -> Call | None:
         if not isinstance(frame, Mapping) or not isinstance(frame.get("type"), str):
@@ -84,12 +93,15 @@ class Board:
         self.name = str(snap.get("name") or self.name)
         self.now_ms = int(snap.get("now") or self.now_ms)
         self.counters = {}
+        # A snapshot names the ticket in hand by id; its number is among the recent calls.
+        recent = {str(r.get("id")): r for r in snap.get("recent", []) if r and r.get("id")}
         for row in snap.get("counters", []):
             counter = CounterRow(id=str(row["id"]), name=str(row.get("name") or row["id"]),
                                  state=str(row.get("state") or "closed"),
                                  reason=str(row.get("reason") or ""),
-                                 services=_services(row.get("services")))
-            current = row.get("current") or {}
+                                 services=_services(row.get("services")),
+                                 queued=int(row.get("queued") or 0))
+            current = row.get("current") or recent.get(str(row.get("ticket") or "")) or {}
             if current.get("number"):
                 counter.number, counter.ticket_id = current["number"], current.get("id", "")
                 counter.priority = current.get("priority") or ""
@@ -102,10 +114,12 @@ class Board:
                                                   float(mean))
         self.recent = [
             Call(str(r["number"]), str(r.get("counter", "")), str(r.get("service", "")),
-                 str(r.get("priority") or ""), int(r.get("at") or 0), r.get("type") == "recalled")
+                 str(r.get("priority") or ""), int(r.get("at") or 0), r.get("type") == "recalled",
+                 str(r.get("id") or ""))
             for r in snap.get("recent", []) if r and r.get("number")
         ][:RECENT]
         self.totals = dict(snap.get("totals") or {})
+        self.day_closed = False
         self._recompute_eta()
 
     def apply_event(self, event: Mapping[str, Any]) -> Call | None:
@@ -115,18 +129,78 @@ class Board:
         self.now_ms = max(self.now_ms, int(event.get("at") or 0))
         ticket = event.get("ticket") or {}
         counter = event.get("counter")
+        kind = event["type"]
+        if kind == "day_closed":
+            self._close_day()
+            return None
         if counter:
             self._apply_counter(counter, ticket)
+        if kind == "expired":
+            self._drop_ticket(str(ticket.get("id") or ""))
+        self._count_queued(kind, ticket, counter, event.get("new_ticket"))
         for service, waiting in (event.get("waiting") or {}).items():
             self.services.setdefault(service, ServiceRow(service)).waiting = int(waiting)
         self._recompute_eta()
-        if event["type"] not in CALL_EVENTS or not ticket or not counter:
+        if kind not in CALL_EVENTS or not ticket or not counter:
             return None
+        self.day_closed = False
         call = Call(str(ticket.get("number", "")), str(counter["id"]),
                     str(ticket.get("service", "")), str(ticket.get("priority") or ""),
-                    int(event.get("at") or 0), event["type"] == "recalled")
+                    int(event.get("at") or 0), kind == "recalled", str(ticket.get("id") or ""))
         self.recent = [call, *self.recent][:RECENT]
         return call
+
+    def banner(self) -> Call | None:
+        """The newest call that still stands: its counter holds the ticket and is open."""
+        for call in self.recent:
+            row = self.counters.get(call.counter)
+            if (row is not None and row.state == "open" and row.ticket_id
+                    and row.ticket_id == call.ticket_id):
+                return call
+        return None
+
+    def waiting_for_counters(self) -> int:
+        """Tickets waiting for one particular counter: the center's waiting count less the
+        services' queues (both from the server), so it is right even between snapshots."""
+        in_queues = sum(s.waiting for s in self.services.values())
+        return max(0, int(self.totals.get("waiting", in_queues)) - in_queues)
+
+    def _close_day(self) -> None:
+        # The engine's end of a center's day: every counter closes, nothing waits any more.
+        self.day_closed = True
+        for row in self.counters.values():
+            row.state, row.reason, row.queued = "closed", "", 0
+            row.number = row.ticket_id = row.priority = row.service = ""
+        for service in self.services.values():
+            service.waiting = 0
+        self.totals = {**self.totals, "waiting": 0, "called": 0, "serving": 0}
+        self._recompute_eta()
+
+    def _drop_ticket(self, ticket_id: str) -> None:
+        for row in self.counters.values():
+            if ticket_id and row.ticket_id == ticket_id:
+                row.number = row.ticket_id = row.priority = row.service = ""
+
+    def _count_queued(self, kind: str, ticket: Mapping[str, Any],
+                      counter: Mapping[str, Any] | None, new: object) -> None:
+        """Per-counter waiting counts between snapshots: a ticket sent to a counter adds one
+        there, its call (or its end while waiting) takes it off."""
+        if isinstance(new, Mapping) and new.get("status") == "waiting":
+            target = self.counters.get(str(new.get("target_counter") or ""))
+            if target is not None:
+                target.queued += 1
+        if kind == "counter_closed" and counter:
+            # A closing counter sends the tickets waiting only for it back to their service
+            # queue, in the same step (the engine's rule).
+            closed = self.counters.get(str(counter.get("id")))
+            if closed is not None:
+                closed.queued = 0
+        target = self.counters.get(str(ticket.get("target_counter") or ""))
+        if target is None or target.queued == 0:
+            return
+        if kind == "called" or (kind in ("cancelled", "expired", "transferred")
+                                and not (counter and counter.get("ticket"))):
+            target.queued -= 1
 
     def _apply_counter(self, counter: Mapping[str, Any], ticket: Mapping[str, Any]) -> None:
         key = str(counter["id"])
@@ -161,11 +235,17 @@ def wait_text(seconds: int | None) -> str:
 def render_lines(board: Board, names: Mapping[str, str], status: str = "") -> list[str]:
     """The board as plain lines (no colour): what the terminal shows between redraws."""
     lines = [f"{board.name}    {status}".rstrip(), ""]
+    banner = board.banner()
+    if banner is not None:
+        lines += [f"Mời công dân có số thứ tự {banner.number} đến quầy số {banner.counter}", ""]
+    elif board.day_closed:
+        lines += ["Trung tâm đã kết thúc ngày làm việc.", ""]
     for counter in board.counters.values():
         number = counter.number or "—"
         star = " ★ ưu tiên" if counter.priority else ""
         state = {"open": "", "paused": " (tạm dừng)", "closed": " (đóng)"}.get(counter.state, "")
-        lines.append(f"  {counter.name:<10} {number:>6}{star}{state}")
+        queued = f", {counter.queued} người chờ riêng quầy" if counter.queued else ""
+        lines.append(f"  {counter.name:<10} {number:>6}{star}{state}{queued}")
     lines += ["", "Số vừa gọi:"]
     lines += [f"  {c.number:>6} → quầy {c.counter}{' (nhắc lại)' if c.recall else ''}"
               for c in board.recent[:6]]

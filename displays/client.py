@@ -15,13 +15,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import datetime as dt
 import json
 import os
 import random
 import shlex
 import shutil
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
@@ -35,6 +35,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 
 from displays.board import Board, Call, render_lines
 from displays.speech import VOICES, AnnouncementCache, SpeechSettings
+from queue_server.rules.clock import TIMEZONE
 
 FATAL = {4401: "the display token is invalid or revoked",
          4403: "the token belongs to another center", 4404: "unknown center"}
@@ -55,7 +56,9 @@ class Screen:
 
     def line(self, text: str) -> None:
         if not self.tty:
-            print(f"[{time.strftime('%H:%M:%S')}] {text}", file=self.out, flush=True)
+            # The center's clock (Asia/Ho_Chi_Minh), whatever zone the machine is set to.
+            stamp = dt.datetime.now(TIMEZONE).strftime("%H:%M:%S")
+            print(f"[{stamp}] {text}", file=self.out, flush=True)
 
     def draw(self, board: Board) -> None:
         if self.tty:

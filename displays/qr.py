@@ -21,13 +21,14 @@ MAX_DATA = 512
 def check_link(data: str) -> str:
     if len(data) > MAX_DATA:
         raise InvalidInput(f"a QR link has at most {MAX_DATA} characters, got {len(data)}",
-                           field="data")
+                           reason="qr_link_too_long", field="data", max=MAX_DATA)
     if not data.isascii() or not data.isprintable() or " " in data:
         raise InvalidInput("a QR link is printable ASCII without spaces (encode it as a URL)",
-                           field="data")
+                           reason="qr_link_malformed", field="data")
     parts = urlsplit(data)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise InvalidInput(f"only http(s) links are encoded, got {data[:40]!r}", field="data")
+        raise InvalidInput(f"only http(s) links are encoded, got {data[:40]!r}",
+                           reason="qr_link_malformed", field="data")
     return data
 
 

@@ -3,6 +3,7 @@
 Pages (static HTML; their scripts and styles are under ``/static/displays``):
 
 - ``/display/{center}``: the lobby display (device token ``dev.…`` in ``?token=`` once);
+- ``/screen/{center}/{counter}``: the counter's own screen (a ``screen`` device token);
 - ``/kiosk/{center}``: the ticket kiosk;
 - ``/book``: online booking on a phone; ``/t/{ticket_id}``: a citizen's ticket.
 
@@ -66,6 +67,13 @@ async def display_page(center_id: str) -> FileResponse:
     return _page("display.html")
 
 
+@router.get("/screen/{center_id}/{counter_id}", include_in_schema=False)
+async def counter_screen_page(center_id: str, counter_id: str) -> FileResponse:
+    # An unknown center or counter is said by the page, in the page's language, with what
+    # to do next (it reads page-config), as the lobby display does.
+    return _page("screen.html")
+
+
 @router.get("/kiosk/{center_id}", include_in_schema=False)
 async def kiosk_page(center_id: str) -> FileResponse:
     return _page("kiosk.html")
@@ -125,16 +133,16 @@ async def _require_speaker(services: Services, center_id: str, authorization: st
         raw = value.strip() if scheme.lower() == "bearer" else None
     if not raw:
         raise Unauthenticated("an announcement needs a display or staff token "
-                              "(Authorization: Bearer … or ?token=)")
+                              "(Authorization: Bearer … or ?token=)",
+                              reason="announcement_token_missing")
     principal = await services.principal_from_token(raw)
     principal.require(center_id, *SPEAKERS)
 
 
 def _speech_problem(error: Exception) -> JSONResponse:
     if isinstance(error, UnknownVoiceError):
-        return problem(422, "invalid-input", str(error), field="voice")
-    return problem(503, "unavailable", "the spoken call could not be rendered; the display "
-                   "shows it and will try again at the next call", retry_after=5)
+        return problem(422, "invalid-input", reason="unknown_voice", fields=error.fields)
+    return problem(503, "unavailable", reason="speech_render_failed", retry_after=5)
 
 
 @router.get("/api/v1/centers/{center_id}/announcement", tags=["displays"],
@@ -185,14 +193,15 @@ async def audio(
         # Another replica rendered it into its own folder: the query says what to render,
         # and the key must match it (so this cannot render arbitrary text).
         if not (center and number and counter):
-            raise NotFound(f"no audio {key}.wav here")
+            raise NotFound(f"no audio {key}.wav here", reason="unknown_audio")
         place = services.province.center(center)
         await _require_speaker(services, place.id, authorization, token)
         try:
             call = announcer.call(place, number, counter, recall=recall, language=lang,
                                   voice=voice)
             if announcer.text_and_key(call)[1] != key:
-                raise NotFound(f"audio {key}.wav does not belong to these parameters")
+                raise NotFound(f"audio {key}.wav does not belong to these parameters",
+                               reason="unknown_audio")
             _, path = await announcer.render(call)
         except (UnknownVoiceError, SpeechRenderError) as error:
             return _speech_problem(error)

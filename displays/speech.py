@@ -82,15 +82,18 @@ _KEY = re.compile(r"^[0-9a-f]{64}$")
 
 class UnknownVoiceError(InvalidInput):
     code = "unknown-voice"
+    reason = "unknown_voice"
 
     def __init__(self, voice: str) -> None:
         valid = ", ".join(sorted(VOICES))
-        super().__init__(f"unknown voice {voice!r}; valid voices are: {valid}", voice=voice)
+        super().__init__(f"unknown voice {voice!r}; valid voices are: {valid}", field="voice",
+                         voice=voice, voices=sorted(VOICES))
         self.voice = voice
 
 
 class SpeechRenderError(Unavailable):
     code = "speech-render-failed"
+    reason = "speech_render_failed"
 
 
 def voice_id(voice: str) -> str:

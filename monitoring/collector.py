@@ -1,7 +1,10 @@
 """The ``/metrics`` collector: every metric of docs/metrics.md, read from Redis (DESIGN.md §7).
 
-The scripts keep counters and histogram buckets in each center's ``metrics`` hash (layout:
-:mod:`queue_server.metric_layout`). A scrape starts one ``snapshot(metrics=True)`` per center
+The projection of each center's event stream keeps counters and histogram buckets in its
+``m`` hash (layout: :mod:`queue_server.metric_layout`, rules: :mod:`queue_server.projections`).
+A scrape first brings the projection up to date (:class:`queue_server.projector.Projector`),
+so ``/metrics`` is current and identical from every replica, then starts one
+``snapshot(metrics=True)`` per center
 at once, so the ``ScriptRunner`` batches them into pipelines (a handful of round trips, not one
 per center or series); the live gauges come from the same snapshots. The async read
 (:func:`read_snapshots`, the only part that can hang) is apart from the pure build
@@ -35,7 +38,10 @@ from prometheus_client.utils import floatToGoString
 
 from queue_server import metric_layout as layout
 from queue_server.engine import Engine
+from queue_server.projections import COUNTER_VIEW, parse_counter_view
+from queue_server.projector import Projector
 from queue_server.province import Center, Province
+from queue_server.stream_ids import id_tuple
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 LEVELS = ("1", "2", "3", "4", "5")
@@ -111,6 +117,8 @@ CONTRACT: tuple[tuple[str, str, str, Labels, str], ...] = (
     (layout.TRANSFERS, "counter", "qms_transfers", ("service",),
      "Tickets transferred out of this service."),
     (layout.CANCELLATIONS, "counter", "qms_cancellations", ("service",), "Tickets cancelled."),
+    (layout.EXPIRED, "counter", "qms_expirations", ("service",),
+     "Tickets still waiting, called or served when the center's day closed."),
     (layout.RATINGS, "counter", "qms_ratings", ("service", "level"),
      "Satisfaction ratings given."),
     (layout.WAIT, "histogram", "qms_wait_seconds", ("service",),
@@ -141,6 +149,8 @@ CONTRACT: tuple[tuple[str, str, str, Labels, str], ...] = (
      "Tickets waiting for this one counter (transferred to it), not in qms_queue_length."),
     ("qms_center_wait_target_seconds", "gauge", "qms_center_wait_target_seconds", (),
      "The center's wait target, in seconds."),
+    ("qms_projection_lag_seconds", "gauge", "qms_projection_lag_seconds", (),
+     "Stream time between the center's newest event and the last one the metrics include."),
 )
 BOUNDS = {layout.WAIT: layout.WAIT_BUCKETS_S, layout.SERVICE_TIME: layout.SERVICE_BUCKETS_S,
           layout.STAFF_SERVICE_TIME: layout.SERVICE_BUCKETS_S}
@@ -212,28 +222,16 @@ def scrape_clock(snapshot: dict[str, Any]) -> int:
     return now - now % 1000
 
 
-# Counters that are a histogram's count: the scripts keep only the buckets (metric_layout.py).
-COUNTS_OF_HISTOGRAMS = ((layout.CALLS, layout.WAIT), (layout.SERVED, layout.SERVICE_TIME),
-                        (layout.STAFF_SERVED, layout.STAFF_SERVICE_TIME))
-
-
-def add_counts(parsed: CenterMetrics) -> None:
-    """Calls, completions and a person's completions, from their histograms' buckets."""
-    for counter, histogram in COUNTS_OF_HISTOGRAMS:
-        rows = parsed.counter(counter)
-        for label, row in parsed.histograms.get(histogram, {}).items():
-            rows[(label,)] = sum(row[:-1])
-
-
-def add_staff_time(parsed: CenterMetrics, counters: Iterable[dict[str, Any]],
+def add_staff_time(parsed: CenterMetrics, views: Iterable[dict[str, Any]],
                    clock: int) -> None:
     """Staff time by activity, including what is in progress up to ``clock``.
 
-    The scripts book, in whole seconds, a counter's time ``open`` and ``paused`` when its state
-    changes, and the time a ticket was in hand (``serving``) when it leaves the counter
-    (queue_server/lua/prelude.lua). Idle is open minus serving. A span in progress adds
-    ``clock - since`` (``clock - held_since`` for the ticket in hand); ``clock`` is rounded
-    down to the second like the booked spans, so no exported counter ever goes back.
+    The projection books, in whole seconds, a counter's time ``open`` and ``paused`` when its
+    state ends and a ticket's time in hand (``serving``) when it leaves the counter
+    (queue_server/projections.py); idle is open minus serving. A span in progress adds
+    ``clock - since`` (``clock - held_since`` for the ticket in hand), from the projection's
+    own view of each counter; ``clock`` is rounded down to the second like the booked spans
+    and stops at the first event not yet projected, so no exported counter ever goes back.
     """
     time = parsed.counter(layout.STAFF_TIME)
     paused = parsed.counter(layout.STAFF_PAUSED)
@@ -242,7 +240,7 @@ def add_staff_time(parsed: CenterMetrics, counters: Iterable[dict[str, Any]],
         if spent > 0:
             rows[key] = rows.get(key, 0) + spent
 
-    for counter in counters:
+    for counter in views:
         staff, state = counter.get("staff") or "", counter.get("state")
         if not staff or state not in ("open", "paused"):
             continue
@@ -259,10 +257,29 @@ def add_staff_time(parsed: CenterMetrics, counters: Iterable[dict[str, Any]],
         time[(staff, "idle")] = max(0, open_ms - time.get((staff, "serving"), 0))
 
 
+def counter_views(flat: Sequence[Any]) -> list[dict[str, Any]]:
+    """The projection's view of each counter (``k|<id>`` fields of the ``m`` hash)."""
+    return [parse_counter_view(_text(flat[i + 1])) for i in range(0, len(flat) - 1, 2)
+            if _text(flat[i]).startswith(COUNTER_VIEW)]
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def projection_clock(snapshot: dict[str, Any]) -> int:
+    """The scrape clock, stopped at the first event the metrics do not include yet."""
+    clock = scrape_clock(snapshot)
+    pending = snapshot.get("unprojected_at")
+    if pending:
+        clock = min(clock, int(pending) - int(pending) % 1000)
+    return clock
+
+
 def zero_fill(parsed: CenterMetrics, services: Sequence[str]) -> None:
     """Series whose labels the configuration knows exist from the first scrape, at 0."""
     for prefix in (layout.CALLS, layout.RECALLS, layout.SERVED, layout.NO_SHOWS,
-                   layout.TRANSFERS, layout.CANCELLATIONS):
+                   layout.TRANSFERS, layout.CANCELLATIONS, layout.EXPIRED):
         rows = parsed.counter(prefix)
         for service in services:
             rows.setdefault((service,), 0)
@@ -321,6 +338,11 @@ def _add_center(families: dict[str, AnyFamily], cid: str, parsed: CenterMetrics,
             ((cid, str(counter["id"])), float(counter.get("queued", 0))))
     gauge["qms_counters"].extend(((cid, state), float(n)) for state, n in states.items())
     gauge["qms_center_wait_target_seconds"].append(((cid,), float(snapshot["target_s"])))
+    lag_ms = max(0, id_tuple(str(snapshot["last_id"]))[0]
+                 - id_tuple(str(snapshot.get("projected_to") or "0-0"))[0])
+    lag = families["qms_projection_lag_seconds"]
+    assert isinstance(lag, Family)
+    lag.rows.append(((cid,), lag_ms / 1000 if snapshot.get("unprojected_at") else 0.0))
 
 
 def build_families(province: Province, centers: Sequence[Center],
@@ -328,27 +350,30 @@ def build_families(province: Province, centers: Sequence[Center],
     """Every family of the contract from ``snapshot(metrics=True)`` answers (pure)."""
     families = new_families()
     for center, snapshot in zip(centers, snapshots, strict=True):
-        parsed = parse_metrics_hash(snapshot.get("metrics") or [], families)
-        add_counts(parsed)
-        add_staff_time(parsed, snapshot["counters"], scrape_clock(snapshot))
+        flat = snapshot.get("metrics") or []
+        parsed = parse_metrics_hash(flat, families)
+        add_staff_time(parsed, counter_views(flat), projection_clock(snapshot))
         zero_fill(parsed, province.service_ids)
         _add_center(families, center.id, parsed, snapshot)
     return list(families.values())
 
 
-async def read_snapshots(engine: Engine,
-                         centers: Sequence[Center] | None = None) -> list[dict[str, Any]]:
-    """One ``snapshot(metrics=True)`` per center, all started at once so they share pipelines."""
+async def read_snapshots(engine: Engine, centers: Sequence[Center] | None = None,
+                         projector: Projector | None = None) -> list[dict[str, Any]]:
+    """The projection brought up to date, then one ``snapshot(metrics=True)`` per center,
+    all started at once so they share pipelines."""
     chosen = engine.province.centers if centers is None else centers
+    await (projector or Projector(engine.runner, engine.province)).catch_up(chosen)
     return list(await asyncio.gather(
         *(engine.snapshot(center.id, metrics=True) for center in chosen)))
 
 
-async def read_families(engine: Engine,
-                        centers: Sequence[Center] | None = None) -> list[AnyFamily]:
+async def read_families(engine: Engine, centers: Sequence[Center] | None = None,
+                        projector: Projector | None = None) -> list[AnyFamily]:
     """Every metric of docs/metrics.md for ``centers`` (default: all), read from Redis."""
     chosen = engine.province.centers if centers is None else centers
-    return build_families(engine.province, chosen, await read_snapshots(engine, chosen))
+    return build_families(engine.province, chosen,
+                          await read_snapshots(engine, chosen, projector))
 
 
 def to_metrics(families: Iterable[AnyFamily]) -> list[Metric]:

@@ -48,8 +48,8 @@ async def metrics(
     except UnknownCenter as error:
         return problem(404, "unknown-center", str(error))
     try:
-        snapshots = await asyncio.wait_for(read_snapshots(services.engine, centers),
-                                           READ_TIMEOUT_S)
+        snapshots = await asyncio.wait_for(
+            read_snapshots(services.engine, centers, services.projector), READ_TIMEOUT_S)
     except TimeoutError:
         return problem(503, "unavailable",
                        f"Redis did not answer within {READ_TIMEOUT_S:g} s; no metrics to report")

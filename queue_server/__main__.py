@@ -4,7 +4,7 @@ Commands:
   run             start Redis (embedded unless QMS_REDIS_URL is set) and the server; print the
                   address of every page
   create-account  add a staff, supervisor or province account (the first ones come from here)
-  create-device   add a kiosk or display token for a center (printed once)
+  create-device   add a kiosk, display or counter screen token for a center (printed once)
   summary         print the province as loaded (centers, services, counters)
 """
 
@@ -35,7 +35,10 @@ def _parser() -> argparse.ArgumentParser:
                      help="uvicorn worker processes (needs QMS_REDIS_URL or uses the embedded "
                           "server started here)")
     run.add_argument("--bootstrap", action="store_true",
-                     help="create demo accounts and device tokens if none exist (prints them)")
+                     help="demo accounts and a kiosk, display and counter screen token of the "
+                          "center (made once, reused); prints them and each page's address")
+    run.add_argument("--center", help="the center whose pages are printed (default: the "
+                                      "first of the province file)")
     account = commands.add_parser("create-account", help="add a staff/supervisor/province account")
     account.add_argument("username")
     account.add_argument("--name", required=True)
@@ -43,8 +46,9 @@ def _parser() -> argparse.ArgumentParser:
     account.add_argument("--center", help="center code (not for province accounts)")
     account.add_argument("--password", help="default: asked on the terminal, or "
                                             "QMS_NEW_PASSWORD")
-    device = commands.add_parser("create-device", help="add a kiosk or display token")
-    device.add_argument("kind", choices=["kiosk", "display"])
+    device = commands.add_parser("create-device",
+                                 help="add a kiosk, display or counter screen token")
+    device.add_argument("kind", choices=["kiosk", "display", "screen"])
     device.add_argument("--center", required=True)
     device.add_argument("--label", default="")
     commands.add_parser("summary", help="print the province as loaded")
@@ -60,7 +64,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "run":
             from queue_server.runner import run
 
-            return run(settings, workers=args.workers, bootstrap=args.bootstrap)
+            return run(settings, workers=args.workers, bootstrap=args.bootstrap,
+                       center=args.center)
         if args.command == "summary":
             from queue_server.runner import print_summary
 

@@ -55,20 +55,24 @@ class AccountStore:
     async def create_staff(self, username: str, password: str, name: str, role: Role,
                            center: str | None) -> Account:
         if not USERNAME.match(username):
-            raise InvalidInput("username: 3 to 32 of a-z, 0-9, '.', '_' or '-'", field="username")
+            raise InvalidInput("username: 3 to 32 of a-z, 0-9, '.', '_' or '-'",
+                               reason="username_malformed", field="username")
         if len(password) < 8:
-            raise InvalidInput("password: at least 8 characters", field="password")
+            raise InvalidInput("password: at least 8 characters", reason="password_too_short",
+                               field="password", min=8)
         if role not in PEOPLE_ROLES:
             raise InvalidInput(f"role must be staff, supervisor or province, got {role}",
-                               field="role")
+                               reason="role_not_a_person", field="role", role=str(role))
         if role is not Role.PROVINCE and not center:
-            raise InvalidInput("staff and supervisors belong to a center", field="center")
+            raise InvalidInput("staff and supervisors belong to a center",
+                               reason="account_needs_center", field="center")
         # Hashing is deliberately slow: keep it off the event loop.
         hashed = await asyncio.to_thread(_hasher.hash, password)
         fields = {"name": name, "role": role.value, "center": center or "", "hash": hashed,
                   "active": "1"}
         if not await self._put(keys.staff_key(username), True, fields):
-            raise Conflict(f"the username {username!r} is taken", field="username")
+            raise Conflict(f"the username {username!r} is taken", reason="username_taken",
+                           field="username", username=username)
         return Account(username, name, role, center)
 
     async def get(self, username: str) -> Account | None:
@@ -87,14 +91,15 @@ class AccountStore:
         except (VerificationError, InvalidHashError):
             ok = False
         if not ok or record.get(b"active") != b"1":
-            raise Unauthenticated("wrong username or password")
+            raise Unauthenticated("wrong username or password", reason="login_failed")
         return Account(username, _text(record.get(b"name")), Role(_text(record[b"role"])),
                        _text(record.get(b"center")) or None)
 
     async def create_device(self, role: Role, center: str, label: str) -> tuple[str, str]:
         """A new kiosk or display token: returns (device id, the token to configure)."""
         if role not in DEVICE_ROLES:
-            raise InvalidInput(f"a device is a kiosk or a display, got {role}", field="kind")
+            raise InvalidInput(f"a device is a kiosk, a display or a counter screen, got {role}",
+                               reason="device_kind_unknown", field="kind", kind=str(role))
         device_id = secrets.token_hex(6)
         secret = secrets.token_urlsafe(24)
         fields = {"role": role.value, "center": center, "label": label[:100],
@@ -125,7 +130,7 @@ class AccountStore:
     async def device_principal(self, token: str) -> Principal:
         parts = token.split(".")
         if len(parts) != 3 or parts[0] != "dev":
-            raise Unauthenticated("the device token is malformed")
+            raise Unauthenticated("the device token is malformed", reason="device_token_malformed")
         _, device_id, secret = parts
         cached = self._devices.get(device_id)
         if cached is None or time.monotonic() - cached[0] > DEVICE_CACHE_S:
@@ -140,5 +145,6 @@ class AccountStore:
         _, principal, digest = cached
         expected = hashlib.sha256(secret.encode()).hexdigest()
         if principal is None or not secrets.compare_digest(digest, expected):
-            raise Unauthenticated("the device token is unknown or revoked")
+            raise Unauthenticated("the device token is unknown or revoked",
+                                  reason="device_token_refused")
         return principal

@@ -8,6 +8,7 @@ WebSocket server. Shutdown in reverse. Nothing lives at import time.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 from collections.abc import AsyncIterator
@@ -18,21 +19,25 @@ from typing import Any
 from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
 
-from queue_server import __version__, gc_policy
+from queue_server import __version__, gc_policy, web
 from queue_server.accounts import AccountStore
 from queue_server.api import admin, counters, fast, health, problems, public, reports, tickets
 from queue_server.api.deps import Services
 from queue_server.archive.runtime import start_archive
 from queue_server.auth import TokenSigner
+from queue_server.booking import Bookings
+from queue_server.day_scheduler import DayScheduler
 from queue_server.embedded import start_or_reuse
 from queue_server.engine import Engine
 from queue_server.errors import Unavailable
 from queue_server.live.hub import Hub
 from queue_server.live.server import start_server
+from queue_server.projector import Projector
 from queue_server.province import load_province
 from queue_server.redis_client import RedisClient, close, connect
 from queue_server.script_runner import ScriptRunner
 from queue_server.settings import Settings
+from queue_server.web import SecurityHeaders
 
 log = logging.getLogger("qms")
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,6 +56,12 @@ async def _load_scripts(runner: ScriptRunner) -> None:
             await asyncio.sleep(0.2)
 
 
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
 async def build_services(settings: Settings, stack: AsyncExitStack) -> Services:
     settings = settings.with_secret()
     url = settings.redis_url
@@ -66,11 +77,19 @@ async def build_services(settings: Settings, stack: AsyncExitStack) -> Services:
     province = load_province(settings.province_file)
     engine = Engine(runner, province)
     await engine.sync_province()
+    projector = Projector(runner, province)
     services = Services(
         settings=settings, province=province, engine=engine, accounts=AccountStore(runner),
-        signer=TokenSigner(settings.secret_key, settings.staff_token_hours * 3600))
+        signer=TokenSigner(settings.secret_key, settings.staff_token_hours * 3600),
+        bookings=Bookings(engine, province), projector=projector)
     # The durable record (docs/archive.md): PostgreSQL and the archiver, off the request path.
     services.extras["archive"] = await start_archive(settings, url, province, stack)
+    # Derived figures and the centers' days: every replica runs both (each step is atomic
+    # and checks its own precondition in Redis, so running them twice changes nothing).
+    for name, job in (("qms-projector", projector.run_forever()),
+                      ("qms-day-scheduler", DayScheduler(engine).run_forever())):
+        task = asyncio.create_task(job, name=name)
+        stack.push_async_callback(_cancel, task)
     # The hub's blocking reads get their own connection pool.
     reader: RedisClient = connect(url, max_connections=4)
     stack.push_async_callback(close, reader)
@@ -106,10 +125,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         lifespan=lifespan,
         openapi_url="/openapi.json",
-        docs_url="/docs",
+        docs_url=None,  # served by queue_server/web.py from the app's own Swagger UI copy
         redoc_url=None,
     )
+    app.add_middleware(SecurityHeaders)
     problems.install(app)
+    app.add_api_route("/", web.index_page, include_in_schema=False)
+    app.add_api_route("/docs", web.docs_page, include_in_schema=False)
     for module in (public, tickets, counters, admin, reports, health):
         app.include_router(module.router)
     # Pages and their helpers live beside the code they show (displays/, counters/,
@@ -124,7 +146,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # The kiosk's issue path is served by a lean Starlette route (api/fast.py); the FastAPI
     # route of the same path behind it documents it.
     app.router.routes[:0] = fast.ROUTES
-    for mount, folder in (("/static/displays", "displays/static"),
+    for mount, folder in (("/static/site", "queue_server/static"),
+                          ("/static/displays", "displays/static"),
                           ("/static/counters", "counters/static"),
                           ("/static/monitoring", "monitoring/static")):
         path = ROOT / folder

@@ -5,7 +5,9 @@ Token forms, all sent as ``Authorization: Bearer …`` (or ``?token=`` on WebSoc
 browsers cannot give headers):
 
 - ``st.<signed>``: a staff member's login, signed with the server's key, expiring;
-- ``dev.<id>.<secret>``: a kiosk or display; the record in Redis can be revoked at any time;
+- ``dev.<id>.<secret>``: a kiosk, a lobby display or a counter screen (the small display above
+  one counter: it may follow its center's public channel and nothing else); the record in
+  Redis can be revoked at any time;
 - ``tk.<secret>``: a citizen's ticket; only its salted hash is stored, in the ticket.
 """
 
@@ -25,13 +27,14 @@ class Role(StrEnum):
     CITIZEN = "citizen"
     KIOSK = "kiosk"
     DISPLAY = "display"
+    SCREEN = "screen"  # the counter's own screen
     STAFF = "staff"
     SUPERVISOR = "supervisor"
     PROVINCE = "province"
 
 
 PEOPLE_ROLES = frozenset({Role.STAFF, Role.SUPERVISOR, Role.PROVINCE})
-DEVICE_ROLES = frozenset({Role.KIOSK, Role.DISPLAY})
+DEVICE_ROLES = frozenset({Role.KIOSK, Role.DISPLAY, Role.SCREEN})
 
 
 @dataclass(frozen=True)
@@ -48,9 +51,12 @@ class Principal:
         """Refuse unless this caller has one of ``roles`` and belongs to the center."""
         if self.role not in roles:
             allowed = ", ".join(r.value for r in roles)
-            raise Forbidden(f"this needs the role {allowed}; you are {self.role.value}")
+            raise Forbidden(f"this needs the role {allowed}; you are {self.role.value}",
+                            reason="role_not_allowed", roles=[r.value for r in roles],
+                            role=self.role.value)
         if not self.may_act_in(center_id):
-            raise Forbidden(f"you belong to center {self.center}, not {center_id}")
+            raise Forbidden(f"you belong to center {self.center}, not {center_id}",
+                            reason="other_center", center=center_id, own=self.center or "")
 
 
 class TokenSigner:
@@ -69,9 +75,10 @@ class TokenSigner:
             data, signed_at = self._serializer.loads(
                 token.removeprefix("st."), max_age=self.max_age_s, return_timestamp=True)
         except SignatureExpired:
-            raise Unauthenticated("your login has expired: log in again") from None
+            raise Unauthenticated("your login has expired: log in again",
+                                  reason="login_expired") from None
         except BadSignature:
-            raise Unauthenticated("the login token is not valid") from None
+            raise Unauthenticated("the login token is not valid", reason="login_invalid") from None
         return Principal(Role(data["r"]), data["u"], data["c"],
                          signed_at.timestamp() + self.max_age_s)
 

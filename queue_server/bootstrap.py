@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
 from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from queue_server.accounts import AccountStore
 from queue_server.auth import Role
@@ -48,18 +53,71 @@ async def create_device(settings: Settings, kind: str, center: str, label: str) 
     return f"{kind} {device_id} for center {center}: {token}"
 
 
-async def ensure_demo(store: AccountStore, center: str) -> list[str]:
-    """Demo accounts for a first look (``run --bootstrap``): created once, printed once."""
-    lines = []
-    for username, role, where in (("province", Role.PROVINCE, None),
-                                  ("supervisor", Role.SUPERVISOR, center),
-                                  ("staff1", Role.STAFF, center), ("staff2", Role.STAFF, center)):
+DEMO_PASSWORD = "matkhau123"
+DEMO_ACCOUNTS = (("province", Role.PROVINCE), ("supervisor", Role.SUPERVISOR),
+                 ("staff1", Role.STAFF), ("staff2", Role.STAFF))
+DEMO_DEVICES = (Role.KIOSK, Role.DISPLAY, Role.SCREEN)
+
+
+@dataclass
+class Demo:
+    """What ``run --bootstrap`` prints: the demo logins and a working token per device kind."""
+
+    accounts: list[str] = field(default_factory=list)
+    devices: dict[str, str] = field(default_factory=dict)   # kind -> dev.… token
+
+
+def _load_tokens(path: Path) -> dict[str, dict[str, str]]:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _save_tokens(path: Path, tokens: dict[str, dict[str, str]]) -> None:
+    # The tokens are secrets: the file is the user's alone (like ~/.config/qms/token).
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        json.dump(tokens, out, indent=1)
+
+
+async def _working(store: AccountStore, token: str, kind: Role, center: str) -> bool:
+    try:
+        principal = await store.device_principal(token)
+    except QmsError:
+        return False
+    return principal.role is kind and principal.center == center
+
+
+async def ensure_demo(store: AccountStore, center: str, tokens_file: Path) -> Demo:
+    """Demo accounts (created once, password kept) and one device token of each kind for
+    ``center``, reused from ``tokens_file`` while they still work, so a restart neither piles
+    up devices nor leaves the printed addresses stale."""
+    demo = Demo()
+    for username, role in DEMO_ACCOUNTS:
+        where = None if role is Role.PROVINCE else center
+        with contextlib.suppress(QmsError):  # exists already: keep it
+            await store.create_staff(username, DEMO_PASSWORD, username.title(), role, where)
+        account = await store.get(username)
+        if account is None:
+            continue
         try:
-            await store.create_staff(username, "matkhau123", username.title(), role, where)
-            lines.append(f"  {role.value:<10} {username} / matkhau123")
+            await store.login(username, DEMO_PASSWORD)
+            password = DEMO_PASSWORD
         except QmsError:
-            continue  # exists already: keep its password
-    for kind in (Role.KIOSK, Role.DISPLAY):
-        _, token = await store.create_device(kind, center, f"demo {kind.value}")
-        lines.append(f"  {kind.value:<10} token {token}")
-    return lines
+            password = "(mật khẩu đã đổi / password changed)"
+        home = f" ({account.center})" if account.center else ""
+        demo.accounts.append(f"  {account.role.value:<10} {username} / {password}{home}")
+    saved = _load_tokens(tokens_file)
+    mine = dict(saved.get(center) or {})
+    for kind in DEMO_DEVICES:
+        token = mine.get(kind.value, "")
+        if not token or not await _working(store, token, kind, center):
+            _, token = await store.create_device(kind, center, f"demo {kind.value}")
+            mine[kind.value] = token
+        demo.devices[kind.value] = token
+    if mine != saved.get(center):
+        _save_tokens(tokens_file, {**saved, center: mine})
+    return demo

@@ -13,23 +13,31 @@ ROOT = "qms"
 
 # Suffix templates within a center: name -> (suffix, argument name or None).
 CENTER_KEYS: dict[str, tuple[str, str | None]] = {
-    "meta": ("meta", None),            # hash: the center's configuration as scripts need it
-                                       # (field 'clock': a test-only offset added to TIME)
-    "seq": ("seq:", "day"),            # hash: service -> last number issued that local day
-    "ticket": ("t:", "ticket_id"),     # hash: one ticket
+    "meta": ("meta", None),            # hash: the center's configuration as scripts need it,
+                                       # its open day and when that day closes ('clock': a
+                                       # test-only offset added to TIME)
+    "seq": ("seq:", "day"),            # hash: service -> last number of that local day
+    "ticket": ("t:", "ticket_id"),     # hash: one ticket (records.py)
     "queue": ("q:", "service"),        # zset: normal waiting tickets by arrival ms
     "queue_priority": ("qp:", "service"),      # zset: statutory priority tickets by arrival ms
-    "queue_appointment": ("qa:", "service"),   # zset: checked-in appointments by appointment ms
+    "queue_appointment": ("qa:", "service"),   # zset: checked-in appointments by slot ms
     "counter_queue": ("qk:", "counter"),       # zset: tickets transferred to a counter
     "counter_queue_priority": ("qkp:", "counter"),
-    "booked": ("booked", None),        # zset: appointments not yet checked in, by appointment ms
-    "counter": ("k:", "counter"),      # hash: one counter's live state
-    "events": ("events", None),        # stream: every transition, msgpack in field "d"
-    "metrics": ("m", None),            # hash: monotonic counters and histogram buckets
-    "day": ("day:", "day"),            # hash: today's totals per center, service and staff
-    "live": ("live", None),            # hash: waiting/called/serving, w:<service> waiting,
-                                       # a:<service> open counters serving it
+    "booked": ("booked", None),        # zset: appointments not yet checked in, by slot ms
+    "slots": ("slots:", "day"),        # hash: '<service>|<slot ms>' -> bookings in that slot
+    "citizen": ("cz:", "citizen"),     # zset: a citizen's bookings here, '<ticket>|<end ms>'
+                                       # by slot start (no overlapping bookings)
+    "counter": ("k:", "counter"),      # string: one counter's record (records.py)
+    "events": ("events", None),        # stream: every transition, msgpack in field 'd'
+    "closes": ("closes", None),        # zset: the instants the center's live day ends
+    "live": ("live", None),            # hash: waiting/called/serving; per service class
+                                       # N:/A:/P:<service> and open counters a:<service>;
+                                       # per counter K:/KP:<counter> (its own queues)
     "idempotency": ("idem:", "key"),   # string: fingerprint + packed first result
+    # Projections of the event stream (DESIGN.md §7), written only by project.lua:
+    "projection": ("proj", None),      # hash: checkpoint (last stream id applied) …
+    "metrics": ("m", None),            # hash: monotonic counters and histogram buckets
+    "day": ("day:", "day"),            # hash: one local day's totals per center/service/staff
 }
 
 

@@ -9,11 +9,19 @@ from typing import Any
 
 import msgpack
 
+from queue_server.records import EVENT_FIELDS, TICKET_FIELDS, TICKET_LAYOUT
 from queue_server.rules.states import CounterState, TicketStatus
+
+# Record fields whose Python names differ (``from`` is a keyword).
+RENAMED = {"from": "from_ticket", "to": "to_ticket"}
+INT_FIELDS = frozenset(name for name, default in TICKET_LAYOUT if isinstance(default, int))
 
 
 @dataclass(frozen=True)
 class Ticket:
+    """One ticket: the record the scripts store (records.TICKET_LAYOUT, field for field), as
+    the engine answers it, the API serializes it and the pure model keeps it."""
+
     id: str
     number: str
     service: str
@@ -34,21 +42,31 @@ class Ticket:
     to_ticket: str
     note: str
     target_counter: str
+    queue: str
 
     @property
     def center(self) -> str:
         return self.id.split("-", 1)[0]
 
+    @property
+    def day(self) -> str:
+        """The local day of its numbering (YYYYMMDD): the appointment's day for a booking."""
+        return self.id.split("-")[1]
+
     @classmethod
     def from_record(cls, record: Sequence[Any]) -> Ticket:
         """A ticket record (records.TICKET_FIELDS order: the dataclass's own)."""
-        (id_, number, service, status, priority, channel, counter, staff, arrived, issued, appt,
-         called, started, ended, recalls, rating, from_ticket, to_ticket, note,
-         target_counter) = record
-        return cls(id_, number, service, TicketStatus(status), priority, channel, counter,
-                   staff, int(arrived), int(issued), int(appt), int(called), int(started),
-                   int(ended), int(recalls), int(rating), from_ticket, to_ticket, note,
-                   target_counter)
+        values: dict[str, Any] = {}
+        for name, value in zip(TICKET_FIELDS, record, strict=True):
+            if isinstance(value, bytes):
+                value = value.decode()
+            values[RENAMED.get(name, name)] = int(value) if name in INT_FIELDS else value
+        values["status"] = TicketStatus(values["status"])
+        return cls(**values)
+
+    def to_record(self) -> list[Any]:
+        """The record as the scripts store it (what the model compares with Redis)."""
+        return [getattr(self, RENAMED.get(name, name)) for name in TICKET_FIELDS]
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -80,26 +98,35 @@ class CounterView:
         return data
 
 
+_TICKET, _COUNTER, _NEW_TICKET = (EVENT_FIELDS.index(name)
+                                  for name in ("ticket", "counter", "new_ticket"))
+
+
 @dataclass(frozen=True)
 class Outcome:
-    """The answer of a transition: the ticket(s) and counter it touched, and its event id."""
+    """The answer of a transition: the ticket(s) and counter it touched, its event id and
+    type ('none' when it changed nothing)."""
 
     ticket: Ticket | None
     counter: CounterView | None
     event_id: str
     new_ticket: Ticket | None = None
+    type: str = ""
+    at: int = 0
 
     @classmethod
     def from_reply(cls, reply: Sequence[Any]) -> Outcome:
         """A transition's answer: ``[event id or '', event]`` (the event as the stream has it,
         records.EVENT_FIELDS; an action that changed nothing answers type 'none')."""
         event_id, event = reply[0], msgpack.unpackb(reply[1])
-        ticket, counter, new_ticket = event[2], event[3], event[6]
+        ticket, counter, new_ticket = (event[_TICKET], event[_COUNTER], event[_NEW_TICKET])
         return cls(
             ticket=Ticket.from_record(ticket) if ticket is not None else None,
             counter=CounterView.from_record(counter) if counter is not None else None,
             event_id=event_id.decode() if isinstance(event_id, bytes) else event_id,
             new_ticket=Ticket.from_record(new_ticket) if new_ticket is not None else None,
+            type=event[0].decode() if isinstance(event[0], bytes) else event[0],
+            at=int(event[1]),
         )
 
 

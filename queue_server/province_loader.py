@@ -1,18 +1,21 @@
-"""Parsing and validation of province files (see queue_server.province for the model)."""
+"""Parsing and validation of province files (the model: queue_server.province_model)."""
 
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import math
 import re
 import tomllib
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
 from queue_server.errors import ConfigError
-from queue_server.province import (
+from queue_server.province_model import (
     WEEKDAYS,
+    Calendar,
     Center,
     Counter,
     Named,
@@ -21,6 +24,7 @@ from queue_server.province import (
     Province,
     Service,
 )
+from queue_server.rules.calendar import DayHours
 from queue_server.rules.numbering import PREFIX_PATTERN
 
 ID_PATTERN = re.compile(r"^[a-z0-9_]{1,32}$")
@@ -108,8 +112,10 @@ def read_province(source: Path) -> Province:
     policy = _policy(root.sub("policy"))
     templates = _counter_templates(root.sub("counters"), service_ids)
     overrides = _overrides(root) if "center_override" in data else {}
+    weekly = _hours(root.sub("hours"))
+    calendar = _calendar(root.sub("calendar"), weekly) if "calendar" in data else Calendar(weekly)
     csv_path = source.parent / head.text("centers_csv")
-    centers = _centers(csv_path, templates, policy, overrides, service_ids)
+    centers = _centers(csv_path, templates, policy, overrides, service_ids, calendar)
     codes = {c.id for c in centers}
     for code, override in overrides.items():
         if code not in codes:
@@ -122,7 +128,7 @@ def read_province(source: Path) -> Province:
         services=services,
         priorities=priorities,
         pause_reasons=reasons,
-        hours=_hours(root.sub("hours")),
+        calendar=calendar,
         policy=policy,
         source=source,
     )
@@ -162,13 +168,20 @@ def _named(reader: _Reader) -> Named:
 
 def _service(reader: _Reader) -> Service:
     named = _named(reader)
+    typical_minutes = reader.positive("typical_minutes")
+    # A slot is the typical time rounded up to 5 minutes, at least 10: short services share a
+    # slot between two citizens rather than booking the counter minute by minute.
+    default_slot = max(10, -(-typical_minutes // 5) * 5)
+    capacity = reader.positive("slot_capacity") if "slot_capacity" in reader.table else None
     return Service(
         id=named.id,
         name=named.name,
         name_en=named.name_en,
         prefix=reader.text("prefix", PREFIX_PATTERN, "1 to 3 capital letters A-Z"),
         field=reader.text("field"),
-        typical_s=reader.positive("typical_minutes") * 60,
+        typical_s=typical_minutes * 60,
+        slot_minutes=reader.positive("slot_minutes", default=default_slot),
+        slot_capacity=capacity,
     )
 
 
@@ -181,24 +194,53 @@ def _policy(reader: _Reader) -> Policy:
         stream_max_events=reader.positive("stream_max_events", minimum=100),
         recent_calls=reader.positive("recent_calls"),
         idempotency_s=reader.positive("idempotency_hours") * 3600,
+        appointment_late_s=reader.positive("appointment_late_minutes", default=15,
+                                           minimum=0) * 60,
+        booking_days_ahead=reader.positive("booking_days_ahead", default=30),
+        redis_keep_days=reader.positive("redis_keep_days", default=2),
     )
 
 
 def _hours(reader: _Reader) -> OpeningHours:
+    return OpeningHours(tuple(_day_hours(reader, day) for day in WEEKDAYS))
+
+
+def _day_hours(reader: _Reader, key: str) -> DayHours:
+    intervals: list[tuple[int, int]] = []
+    for index, text in enumerate(reader.get(key, list, "a list of 'HH:MM-HH:MM'")):
+        match = INTERVAL_PATTERN.match(text) if isinstance(text, str) else None
+        if match is None:
+            raise reader.fail(f"{key}[{index}]", "'HH:MM-HH:MM'", text)
+        h1, m1, h2, m2 = (int(g) for g in match.groups())
+        start, end = h1 * 60 + m1, h2 * 60 + m2
+        if not (0 <= start < end <= 24 * 60 and m1 < 60 and m2 < 60):
+            raise reader.fail(f"{key}[{index}]", "a start before its end within a day", text)
+        if intervals and start < intervals[-1][1]:
+            raise reader.fail(f"{key}[{index}]", "intervals in order, not overlapping", text)
+        intervals.append((start, end))
+    return tuple(intervals)
+
+
+def _dates(reader: _Reader, key: str) -> list[dt.date]:
     days = []
-    for day in WEEKDAYS:
-        intervals = []
-        for index, text in enumerate(reader.get(day, list, "a list of 'HH:MM-HH:MM'")):
-            match = INTERVAL_PATTERN.match(text) if isinstance(text, str) else None
-            if match is None:
-                raise reader.fail(f"{day}[{index}]", "'HH:MM-HH:MM'", text)
-            h1, m1, h2, m2 = (int(g) for g in match.groups())
-            start, end = h1 * 60 + m1, h2 * 60 + m2
-            if not (0 <= start < end <= 24 * 60 and m1 < 60 and m2 < 60):
-                raise reader.fail(f"{day}[{index}]", "a start before its end within a day", text)
-            intervals.append((start, end))
-        days.append(tuple(intervals))
-    return OpeningHours(tuple(days))
+    for index, text in enumerate(reader.get(key, list, "a list of dates 'YYYY-MM-DD'", [])):
+        try:
+            days.append(dt.date.fromisoformat(text if isinstance(text, str) else ""))
+        except ValueError:
+            raise reader.fail(f"{key}[{index}]", "a date 'YYYY-MM-DD'", text) from None
+    return days
+
+
+def _calendar(reader: _Reader, weekly: OpeningHours) -> Calendar:
+    holidays = _dates(reader, "holidays")
+    working = _dates(reader, "working_days")
+    both = sorted(set(holidays) & set(working))
+    if both:
+        raise reader.fail("working_days", "no date that is also a holiday", both[0].isoformat())
+    hours = _day_hours(reader, "working_day_hours") if "working_day_hours" in reader.table \
+        else weekly.of(0)
+    return Calendar(weekly, frozenset(holidays), {day: hours for day in working},
+                    reader.positive("close_grace_minutes", default=30, minimum=0) * 60)
 
 
 def _counter_list(
@@ -232,11 +274,13 @@ def _centers(
     policy: Policy,
     overrides: dict[str, _Reader],
     service_ids: set[str],
+    calendar: Calendar,
 ) -> tuple[Center, ...]:
     try:
         # utf-8-sig: a CSV saved by a spreadsheet often starts with a byte-order mark.
         with csv_path.open(encoding="utf-8-sig", newline="") as handle:
-            return _center_rows(csv_path, handle, templates, policy, overrides, service_ids)
+            return _center_rows(csv_path, handle, templates, policy, overrides, service_ids,
+                                calendar)
     except FileNotFoundError:
         raise ConfigError(f"{csv_path}: centers CSV not found",
                           key="province.centers_csv") from None
@@ -256,6 +300,7 @@ def _center_rows(
     policy: Policy,
     overrides: dict[str, _Reader],
     service_ids: set[str],
+    calendar: Calendar,
 ) -> tuple[Center, ...]:
     centers: list[Center] = []
     lines: dict[str, int] = {}
@@ -264,7 +309,8 @@ def _center_rows(
     if missing:
         raise ConfigError(f"{csv_path}: line 1: missing columns {sorted(missing)}", key="")
     for row in rows:
-        center = _center(csv_path, rows.line_num, row, templates, policy, overrides, service_ids)
+        center = _center(csv_path, rows.line_num, row, templates, policy, overrides, service_ids,
+                         calendar)
         if center.id in lines:
             raise ConfigError(
                 f"{csv_path}: line {rows.line_num}: column 'code': expected a unique code, "
@@ -304,6 +350,7 @@ def _center(
     policy: Policy,
     overrides: dict[str, _Reader],
     service_ids: set[str],
+    calendar: Calendar,
 ) -> Center:
     code, kind = (row.get("code") or "").strip(), (row.get("type") or "").strip()
     if not CENTER_ID_PATTERN.match(code):
@@ -327,6 +374,8 @@ def _center(
             voice = override.text("voice")
             if voice not in VOICES:
                 raise override.fail("voice", f"one of {list(VOICES)}", voice)
+        if "hours" in override.table:
+            calendar = replace(calendar, weekly=_hours(override.sub("hours")))
     return Center(
         id=code,
         name=name,
@@ -336,4 +385,5 @@ def _center(
         counters=counters,
         wait_target_s=target,
         voice=voice,
+        calendar=calendar,
     )

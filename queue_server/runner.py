@@ -10,6 +10,7 @@ from contextlib import AsyncExitStack
 
 import uvicorn
 
+from queue_server.bootstrap import Demo
 from queue_server.embedded import start_or_reuse
 from queue_server.province import load_province
 from queue_server.settings import Settings
@@ -26,23 +27,39 @@ def print_summary(settings: Settings) -> None:
     print("priority groups: " + ", ".join(p.name for p in province.priorities))
 
 
-def print_pages(settings: Settings, center: str) -> None:
+def print_pages(settings: Settings, center: str, demo: Demo | None = None) -> None:
+    """Every page's address; with the demo devices, each with the token it needs."""
     base = f"http://{settings.host}:{settings.port}"
+    devices = demo.devices if demo else {}
+
+    def with_token(path: str, kind: str) -> str:
+        token = devices.get(kind)
+        return f"{base}{path}?token={token}" if token else f"{base}{path}?token=dev.…"
+
+    counter = _first_counter(settings, center)
     print(f"""
-Trang / Pages (center {center}; any of the 54 codes works):
-  Kiosk lấy số / kiosk            {base}/kiosk/{center}
-  Màn hình sảnh / lobby display   {base}/display/{center}
-  Quầy / counter console          {base}/counter
-  Giám sát trung tâm / supervisor {base}/supervisor
-  Đặt số trực tuyến / book online {base}/book
-  Toàn tỉnh / province view       {base}/province
-  API (OpenAPI)                   {base}/docs   {base}/openapi.json
-  Prometheus metrics              {base}/metrics
-  WebSocket channels              ws://{settings.host}:{settings.ws_port}/ws/…
+Trang / Pages (center {center}; python -m queue_server run --center CODE for another):
+  Danh sách các trang / all pages   {base}/
+  Kiosk lấy số / kiosk              {with_token(f"/kiosk/{center}", "kiosk")}
+  Màn hình sảnh / lobby display     {with_token(f"/display/{center}", "display")}
+  Màn hình quầy / counter screen    {with_token(f"/screen/{center}/{counter}", "screen")}
+  Máy đánh giá / rating tablet      {base}/rating/{center}/{counter}   (đăng nhập / log in: staff1)
+  Quầy / counter console            {base}/counter   (staff1, staff2)
+  Giám sát trung tâm / supervisor   {base}/supervisor   (supervisor)
+  Đặt số trực tuyến / book online   {base}/book
+  Toàn tỉnh / province view         {base}/province   (province)
+  API (OpenAPI)                     {base}/docs   {base}/openapi.json
+  Prometheus metrics                {base}/metrics
+  WebSocket channels                ws://{settings.host}:{settings.ws_port}/ws/…
 """, flush=True)
 
 
-async def _bootstrap(settings: Settings, center: str) -> list[str]:
+def _first_counter(settings: Settings, center: str) -> str:
+    counters = load_province(settings.province_file).center(center).counters
+    return counters[0].id if counters else "1"
+
+
+async def _bootstrap(settings: Settings, center: str) -> Demo:
     from queue_server import bootstrap
     from queue_server.accounts import AccountStore
     from queue_server.redis_client import close, connect
@@ -54,10 +71,12 @@ async def _bootstrap(settings: Settings, center: str) -> list[str]:
         stack.push_async_callback(close, client)
         runner = ScriptRunner(client, batch=False)
         await runner.load()
-        return await bootstrap.ensure_demo(AccountStore(runner), center)
+        return await bootstrap.ensure_demo(AccountStore(runner), center,
+                                           settings.data_dir / "demo-devices.json")
 
 
-def run(settings: Settings, *, workers: int = 1, bootstrap: bool = False) -> int:
+def run(settings: Settings, *, workers: int = 1, bootstrap: bool = False,
+        center: str | None = None) -> int:
     embedded = None
     if settings.redis_url is None:
         # Started here, not in each worker, so every worker shares one store.
@@ -67,11 +86,14 @@ def run(settings: Settings, *, workers: int = 1, bootstrap: bool = False) -> int
     try:
         settings = settings.with_secret()
         print_summary(settings)
-        center = load_province(settings.province_file).centers[0].id
+        province = load_province(settings.province_file)
+        center = province.center(center).id if center else province.centers[0].id
+        demo = None
         if bootstrap:
+            demo = asyncio.run(_bootstrap(settings, center))
             print("Tài khoản mẫu / demo accounts:")
-            print("\n".join(asyncio.run(_bootstrap(settings, center))) or "  (already there)")
-        print_pages(settings, center)
+            print("\n".join(demo.accounts))
+        print_pages(settings, center, demo)
         if workers > 1:
             os.environ.update(QMS_REDIS_URL=settings.redis_url or "",
                               QMS_SECRET_KEY=settings.secret_key)

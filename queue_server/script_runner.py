@@ -10,6 +10,8 @@ meanwhile wait for the next one, which is what makes batches grow under load.
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,10 +21,12 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from queue_server.errors import ERRORS_BY_CODE, QmsError, Unavailable
 from queue_server.redis_client import RedisClient, is_cluster
+from queue_server.refusals import from_reply
 from queue_server.scripts import Script, all_scripts, library_source
 
 Arg = str | int | float | bytes
 _Call = tuple[Script, Sequence[str], Sequence[Arg], asyncio.Future[Any]]
+_REASON = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
 def _missing(result: object) -> bool:
@@ -32,14 +36,30 @@ def _missing(result: object) -> bool:
 
 
 def translate_error(error: Exception) -> Exception:
-    """A script's refusal ("QMS <code> <detail>") as the matching QmsError."""
+    """A script's refusal as the matching QmsError: ``QMS <code> <reason> <json fields>`` (a
+    catalogue reason and the values its sentence names), or the first form, ``QMS <code>
+    <English detail>``, which gets the code's own sentence."""
     if isinstance(error, ResponseError):
         text = str(error)
+        refusal = from_reply(text)
+        if refusal is not None:
+            return refusal
         if text.startswith("QMS "):
-            _, code, detail = [*text.split(" ", 2), ""][:3]
-            # Redis may append where the error was raised; the sentence ends before that.
-            detail = detail.split(" script: ")[0].strip()
-            return ERRORS_BY_CODE.get(code, QmsError)(detail)
+            _, code, rest = [*text.split(" ", 2), ""][:3]
+            # Redis may append where the error was raised; the refusal ends before that.
+            rest = rest.split(" script: ")[0].strip()
+            kind = ERRORS_BY_CODE.get(code, QmsError)
+            reason, _, payload = rest.partition(" ")
+            if _REASON.match(reason) and payload.startswith("{"):
+                try:
+                    fields, _end = json.JSONDecoder().raw_decode(payload)
+                except ValueError:
+                    fields = None
+                if isinstance(fields, dict):
+                    return kind(reason=reason, **{str(k): v for k, v in fields.items()})
+            if _REASON.match(rest) and "_" in rest:
+                return kind(reason=rest)
+            return kind(rest)
     if isinstance(error, RedisConnectionError | RedisTimeoutError | OSError):
         return Unavailable(f"the state store (Redis) cannot be reached: {error}")
     return error
@@ -150,10 +170,13 @@ class ScriptRunner:
                         result = error
                 if future.done():
                     continue
-                if isinstance(result, Exception):
-                    future.set_exception(translate_error(result))
-                else:
-                    future.set_result(result)
+                try:
+                    if isinstance(result, Exception):
+                        future.set_exception(translate_error(result))
+                    else:
+                        future.set_result(result)
+                except Exception as error:  # never leave a caller waiting for nothing
+                    future.set_exception(error)
         finally:
             self._inflight -= 1
             self._schedule()

@@ -8,9 +8,11 @@
   of every FCALL (a ``COMMAND GETKEYS`` round trip per call).
 
 Either way a call binds ``KEYS``/``ARGV`` and runs ``setup()`` (the center's key prefix from
-KEYS[1], the center's ``meta`` key), then the script's body; the header carries the key
-functions of ``queue_server.keys``, the histogram bounds of ``queue_server.metric_layout`` and the
-record layouts of ``queue_server.records``.
+KEYS[1], the center's ``meta`` key), then the script's body. In front of the scripts: the
+constants generated from their one Python definition (the key functions of
+``queue_server.keys``, the record layouts of ``queue_server.records``, the lifecycle of
+``queue_server.rules.states``, the day totals of ``queue_server.projections``), then the
+shared helpers of ``lua/includes/``, by topic, in dependency order.
 """
 
 from __future__ import annotations
@@ -20,14 +22,16 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from queue_server import projections, records
 from queue_server.keys import lua_key_functions
-from queue_server.metric_layout import lua_bucket_tables
-from queue_server.records import lua_constants
+from queue_server.rules import states
 
 LUA_DIR = Path(__file__).parent / "lua"
 LIBRARY = "qms"
 # Scripts that are not about one center (and the benchmark ceiling) carry no prelude.
 BARE_SCRIPTS = frozenset({"noop", "rate_limit", "record_put", "record_set"})
+INCLUDES = ("base", "records", "checks", "queues", "events", "idempotency", "day",
+            "transitions")
 
 
 @dataclass(frozen=True)
@@ -46,18 +50,20 @@ def _read(name: str) -> str:
 
 
 def _names() -> list[str]:
-    return sorted(p.stem for p in LUA_DIR.glob("*.lua") if p.stem != "prelude")
+    return sorted(p.stem for p in LUA_DIR.glob("*.lua"))
 
 
-def _header() -> str:
-    return ("local P = ''\n" + lua_key_functions() + lua_bucket_tables() + lua_constants()
-            + _read("prelude") + "\n")
+def lua_header() -> str:
+    """Everything a center script finds defined before its body."""
+    generated = ("local P = ''\n" + lua_key_functions() + records.lua_constants()
+                 + states.lua_constants() + projections.lua_constants())
+    return generated + "".join(_read(f"includes/{name}") + "\n" for name in INCLUDES)
 
 
 def _assemble(name: str) -> str:
     if name in BARE_SCRIPTS:
         return _read(name)
-    return _header() + "setup()\n" + _read(name)
+    return lua_header() + "setup()\n" + _read(name)
 
 
 @cache
@@ -73,7 +79,7 @@ def all_scripts() -> dict[str, Script]:
 def library_source() -> str:
     """Every script as one function library; KEYS and ARGV are the library's own locals,
     bound by each function's wrapper before its body runs."""
-    parts = [f"#!lua name={LIBRARY}\n", "local KEYS, ARGV = {}, {}\n", _header()]
+    parts = [f"#!lua name={LIBRARY}\n", "local KEYS, ARGV = {}, {}\n", lua_header()]
     registrations = []
     for name in _names():
         parts.append(f"local function body_{name}()\n{_read(name)}\nend\n")

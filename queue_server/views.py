@@ -38,6 +38,11 @@ def summary(province: Province, center: Center, snapshot: dict[str, Any]) -> dic
         "paused_counters": sum(1 for c in counters if c["state"] == "paused"),
         "counters": len(counters),
         "waiting": snapshot["totals"]["waiting"], "serving": snapshot["totals"]["serving"],
+        # Tickets sent to one counter wait in its own queue, not their service's: counted
+        # apart so that the services' counts and these add up to "waiting".
+        "waiting_for_counters": sum(int(c.get("queued") or 0) for c in counters),
+        "counters_waiting": {str(c["id"]): int(c["queued"]) for c in counters
+                             if int(c.get("queued") or 0)},
         "called": snapshot["totals"]["called"],
         "longest_wait_s": longest_wait_s, "target_s": snapshot["target_s"],
         "over_target": longest_wait_s > snapshot["target_s"],

@@ -6,6 +6,7 @@ is started on demand (the ``cluster_url`` fixture) for the tests that must also 
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -16,9 +17,11 @@ import redis.asyncio as aioredis
 
 from queue_server.engine import Engine
 from queue_server.keys import center_meta_key, counter_key, ticket_key
+from queue_server.models import Ticket
 from queue_server.province import Province, load_province
 from queue_server.records import COUNTER_FIELDS, TICKET_FIELDS
 from queue_server.redis_client import RedisClient, close, connect, is_cluster
+from queue_server.rules.clock import TIMEZONE, epoch_ms
 from queue_server.script_runner import ScriptRunner
 from tests.servers import RedisClusterProcesses, start_standalone
 
@@ -83,6 +86,32 @@ async def any_engine(
 async def shift_clock(client: RedisClient, center_id: str, offset_ms: int) -> None:
     """Move one center's clock (the scripts add this offset to Redis TIME): tests only."""
     await client.hset(center_meta_key(center_id), "clock", offset_ms)
+
+
+async def redis_ms(client: RedisClient) -> int:
+    seconds, micros = await client.time()
+    return int(seconds) * 1000 + int(micros) // 1000
+
+
+async def set_local_time(client: RedisClient, center_id: str, hhmm: str,
+                         days: int = 0) -> int:
+    """Set one center's clock to today's (plus ``days``) local ``HH:MM``; answers that
+    instant in ms. Tests that depend on the time of day use it, so they pass at any hour."""
+    today = dt.datetime.now(TIMEZONE).date() + dt.timedelta(days=days)
+    hour, minute = (int(x) for x in hhmm.split(":"))
+    target = epoch_ms(dt.datetime(today.year, today.month, today.day, hour, minute,
+                                  tzinfo=TIMEZONE))
+    await shift_clock(client, center_id, target - await redis_ms(client))
+    return target
+
+
+async def book_at(engine: Engine, center_id: str, service: str, start_ms: int,
+                  minutes: int = 10, **options: Any) -> Ticket:
+    """A booking of the slot at ``start_ms`` straight through the engine (the slot rules of
+    the calendar are the API's: tests/test_booking.py)."""
+    ticket, _ = await engine.book(center_id, service, (start_ms, start_ms + minutes * 60_000),
+                                  capacity=options.pop("capacity", 10), **options)
+    return ticket
 
 
 def _as_text(value: Any) -> str:

@@ -1,12 +1,12 @@
 """The whole role matrix, as a table: every endpoint of /openapi.json × every role × own and
 other center, each cell the status class the live server must answer.
 
-Roles: anonymous, citizen (a ticket's ``tk.`` token), kiosk and display (device tokens of
-center A), staff and supervisor (accounts of center A), province. "own" targets center A (or
-the citizen's own ticket); "other" targets center B (or a ticket of B with A's token). A cell
-expected to pass gets fresh state first (a waiting ticket, a counter holding a called ticket,
-…), so it must answer 2xx, not merely "not 401/403". A new endpoint without a row fails
-``test_the_matrix_covers_every_endpoint``.
+Roles: anonymous, citizen (a ticket's ``tk.`` token), kiosk, display and counter screen
+(device tokens of center A), staff and supervisor (accounts of center A), province. "own"
+targets center A (or the citizen's own ticket); "other" targets center B (or a ticket of B
+with A's token). A cell expected to pass gets fresh state first (a waiting ticket, a counter
+holding a called ticket, …), so it must answer 2xx, not merely "not 401/403". A new endpoint
+without a row fails ``test_the_matrix_covers_every_endpoint``.
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ import pytest
 from tests.live import Bootstrap, LiveServer, login
 
 A, B = "06862", "07060"      # centers no other test uses
-ROLES = ("anonymous", "citizen", "kiosk", "display", "staff", "supervisor", "province")
+ROLES = ("anonymous", "citizen", "kiosk", "display", "screen", "staff", "supervisor",
+         "province")
 OK = "2xx"
 ACT_COUNTER = "1"            # the counter the counter rows act on
 DONE_COUNTER = "4"           # the counter that serves tickets to completion for the rating row
@@ -142,6 +143,7 @@ def world(live_server: LiveServer) -> Any:
                           strict=True))
     tokens["kiosk"] = boot.device("kiosk", A)
     tokens["display"] = boot.device("display", A)
+    tokens["screen"] = boot.device("screen", A)
     with httpx.Client(base_url=live_server.base_url, timeout=10) as http:
         yield World(live_server, http, names, tokens,
                     {A: tokens["supervisor"], B: tokens.pop("setup_b")})
@@ -261,6 +263,8 @@ ROWS = [
     Row("GET", C, public(), with_center()),
     Row("GET", "/api/v1/suggest", public(), plain(query={"service": "land"}), ONE),
     Row("GET", "/api/v1/config", public(), plain(), ONE),
+    Row("GET", "/api/v1/messages", public(), plain(), ONE),
+    Row("GET", "/api/v1/public/tickets/{ticket_id}", public(), ticket_target("waiting")),
     Row("GET", "/health/live", public(), plain(), ONE),
     Row("GET", "/health/ready", public(), plain(), ONE),
     Row("POST", "/api/v1/bookings", public(),
@@ -277,8 +281,8 @@ ROWS = [
         **{**ticket_target("waiting")(w, c, ready).__dict__, "body": {"to_service": "land"}})),
     Row("POST", "/api/v1/auth/login", public(), lambda w, c, ready: Call(
         body={"username": w.names["staff"], "password": "matkhau123"}), ONE),
-    Row("GET", "/api/v1/auth/me", centerless(only("kiosk", "display", "staff", "supervisor",
-                                                  "province")), plain(), ONE),
+    Row("GET", "/api/v1/auth/me", centerless(only("kiosk", "display", "screen", "staff",
+                                                  "supervisor", "province")), plain(), ONE),
     Row("GET", "/api/v1/me/day", centerless(WORKERS), plain(), ONE),
     Row("POST", K + "/call-next", WORKERS,
         counter_target("open", make_body=lambda w: w.issue(A) and None)),

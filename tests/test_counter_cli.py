@@ -128,17 +128,18 @@ async def test_refusals_are_one_sentence_and_exit_2(cli: Cli, live_server: LiveS
     await asyncio.to_thread(Bootstrap(live_server.redis_url).account, "cli_no", "staff", CENTER)
     err = await cli.run("--server", cli.server, "login", "cli_no", code=2,
                         QMS_PASSWORD="wrong-password")
-    assert err.count("\n") == 1 and "wrong username or password" in err
+    assert err.count("\n") == 1 and "Sai tên đăng nhập hoặc mật khẩu" in err
+    assert "Wrong username or password" in err
     err = await cli.run("--server", cli.server, "next", "--counter", "1", code=2)
     assert err.startswith("Lỗi / Error: Chưa đăng nhập")
     await cli.run("--server", cli.server, "login", "cli_no")
     err = await cli.run("next", "--counter", "3", code=2)          # not opened
-    assert err.startswith("Lỗi / Error: Thao tác không hợp lệ với trạng thái hiện tại của quầy")
+    assert err.startswith("Lỗi / Error: Không thể thực hiện với trạng thái hiện tại của quầy")
     assert err.count("\n") == 1
     err = await cli.run("next", code=2)
     assert "--counter" in err
     err = await cli.run("next", "--counter", "1", code=2, QMS_TOKEN="st.not-a-token")
-    assert "login token is not valid" in err and "python -m counters login USER" in err
+    assert "Phiên đăng nhập không hợp lệ" in err and "python -m counters login USER" in err
     err = await cli.run("--server", "http://127.0.0.1:9", "status", code=2)
     assert "Không kết nối được máy chủ" in err
     helped = await cli.run("--help")

@@ -173,7 +173,7 @@ def test_client_shows_calls_and_says_why_it_cannot_connect(
     assert refused.process.wait(scaled(10)) == 3
     unknown = Client(live_server, "99999", center.display)
     clients.append(unknown)
-    unknown.expect("unknown center")
+    unknown.expect("Không có trung tâm 99999")
     assert unknown.process.wait(scaled(10)) == 2
 
 

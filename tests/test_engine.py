@@ -17,10 +17,11 @@ from queue_server.errors import (
     UnknownService,
     UnknownTicket,
 )
+from queue_server.projector import Projector
 from queue_server.records import event_view
 from queue_server.rules.clock import local_day
 from queue_server.rules.states import CounterState, TicketStatus
-from tests.conftest import flat_pairs, shift_clock
+from tests.conftest import book_at, flat_pairs, set_local_time, shift_clock
 
 C = "07054"  # Quảng La, a commune: counter 1 serves certification, civil_status, results
 
@@ -78,9 +79,9 @@ async def test_priority_first_but_normal_citizens_not_starved(any_engine: Engine
 
 
 async def test_due_appointment_before_walk_ins(any_engine: Engine) -> None:
+    ten = await set_local_time(any_engine.runner.client, C, "10:00")
     walk_in = await any_engine.issue(C, "civil_status")
-    booked = await any_engine.issue(C, "civil_status", channel="online", booked=True,
-                                    appointment_ms=walk_in.issued - 60_000)
+    booked = await book_at(any_engine, C, "civil_status", ten + 10 * 60_000)
     assert booked.status is TicketStatus.BOOKED
     await open_counter(any_engine)
     assert (await any_engine.call_next(C, "1", "an")).ticket.id == walk_in.id  # type: ignore[union-attr]
@@ -160,9 +161,12 @@ async def test_transfer_keeps_arrival_and_targets_counter(any_engine: Engine) ->
     # The transferred ticket arrived earlier than the land ticket C001, so it goes first.
     called = await any_engine.call_next(C, "2", "binh")
     assert called.ticket is not None and called.ticket.id == new.id
-    # To a counter: only that counter calls it.
-    await any_engine.transfer(new.id, counter="2", staff="binh", to_counter="4")
+    # To a counter: only that counter calls it; a closed one only by a supervisor's choice.
+    with pytest.raises(CounterStateError) as refused:
+        await any_engine.transfer(new.id, counter="2", staff="binh", to_counter="4")
+    assert refused.value.reason == "target_counter_not_open"
     await open_counter(any_engine, "4", "chi")
+    await any_engine.transfer(new.id, counter="2", staff="binh", to_counter="4")
     state = await any_engine.snapshot(C, tickets_per_queue=5)
     counter4 = next(c for c in state["counters"] if c["id"] == "4")
     assert counter4["queued"] == 1
@@ -235,12 +239,14 @@ async def test_events_metrics_and_snapshot(any_engine: Engine) -> None:
     assert called["ticket"]["number"] == t.number and called["counter"]["id"] == "1"
     assert called["totals"] == {"waiting": 0, "called": 1, "serving": 0}
     assert called["waiting"] == {"results": 0} and views[1]["waiting"] == {"results": 1}
+    # The transitions wrote no metric: they are the projection of these events.
+    assert not (await any_engine.snapshot(C, metrics=True))["metrics"]
+    assert await Projector(any_engine.runner, any_engine.province).catch_up() == len(events)
     metrics = flat_pairs(
         (await any_engine.snapshot(C, metrics=True))["metrics"]
     )
     assert metrics["issued|results|kiosk|pregnant"] == "1"
-    # Calls and completions are their histograms' counts: no field of their own.
-    assert "served|results" not in metrics and "calls|results" not in metrics
+    assert metrics["served|results"] == "1" and metrics["calls|results"] == "1"
     assert metrics["wait|results|b1"] == "1" and metrics["svc|results|b1"] == "1"
     assert metrics["s_svc|an|b1"] == "1"
     snap = await any_engine.snapshot(C, tickets_per_queue=3, day=True, recent=True)

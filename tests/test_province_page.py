@@ -105,7 +105,7 @@ def test_wrong_account_is_refused(page: Any, live_server: LiveServer) -> None:
     page.fill("#password", "sai-mat-khau")
     page.click("#login-button")
     page.wait_for_function(
-        "document.getElementById('login-error').textContent.includes('Chưa đăng nhập')",
+        "document.getElementById('login-error').textContent.includes('Sai tên đăng nhập')",
         timeout=ms(10))
 
 

@@ -1,100 +1,74 @@
-"""The layouts the scripts share with Python (queue_server/records.py) and the decoding of a
-snapshot's counts and today's totals (queue_server/snapshots.py): pure, table-style, and
-against the real scripts where the Lua side is involved."""
+"""The layouts the scripts share with Python (queue_server/records.py), the decoding of a
+snapshot's day totals (queue_server/snapshots.py), and the constants rendered for Lua from
+their one Python definition: pure, table-style, and against the real scripts."""
 
 from __future__ import annotations
 
+from dataclasses import fields
+
 import msgpack
-import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
 from queue_server import keys
 from queue_server.engine import Engine
-from queue_server.errors import InvalidInput
+from queue_server.live.frames import StreamEvent
+from queue_server.models import RENAMED, Ticket
 from queue_server.records import (
-    COUNTER_QUEUE,
-    DAY_PAIR_UNIT,
-    SERVICE_QUEUE,
+    COUNTER_FIELDS,
+    EVENT_FIELDS,
     TICKET_FIELDS,
-    TOTALS,
-    Packed,
-    day_pair,
+    decode_event,
     event_view,
+    lua_constants,
 )
+from queue_server.rules import states
+from queue_server.scripts import all_scripts, lua_header
 from queue_server.snapshots import expand_day
 
 C = "07054"
+TICKET = [f"{C}-20261130-A001", "A001", "land", "called", "", "kiosk", "1", "an", 1, 2, 0,
+          3, 0, 0, 0, 0, "", "", "", "", ""]
+COUNTER = ["1", "open", "an", TICKET[0], "", 1000, 1, ["land", "results"], 3000]
 
 
-@pytest.mark.parametrize("packed", [TOTALS, SERVICE_QUEUE, COUNTER_QUEUE])
-def test_units_leave_room_and_stay_exact_in_lua_doubles(packed: Packed) -> None:
-    units = [unit for _, unit in packed.units]
-    assert units == sorted(units) and all(u & (u - 1) == 0 for u in units)  # powers of two
-    biggest = packed.encode(**{name: packed.limit(name) for name, _ in packed.units})
-    assert biggest < 2 ** 53
+def test_the_ticket_type_is_the_record_field_for_field() -> None:
+    names = [RENAMED.get(name, name) for name in TICKET_FIELDS]
+    assert [f.name for f in fields(Ticket)] == names
+    assert Ticket.from_record(TICKET).to_record() == TICKET
 
 
-@given(st.data())
-def test_packed_counts_round_trip(data: st.DataObject) -> None:
-    packed = data.draw(st.sampled_from([TOTALS, SERVICE_QUEUE, COUNTER_QUEUE]))
-    counts = {name: data.draw(st.integers(0, packed.limit(name))) for name, _ in packed.units}
-    assert packed.decode(packed.encode(**counts)) == counts
-    assert packed.decode(str(packed.encode(**counts)).encode()) == counts  # as Redis answers
+def test_expand_day_names_the_fields_and_counts_the_numbers_given() -> None:
+    flat = ["called", "3", "wait_ms", "90000", "svn:land", "2", "svms:land", "600000"]
+    assert expand_day(flat, ["land", "4", "results", "2"]) == {
+        "called": 3, "wait_ms": 90_000, "svn:land": 2, "svms:land": 600_000, "numbered": 6}
 
 
-@given(st.integers(0, DAY_PAIR_UNIT - 1), st.integers(0, 2 ** 35))
-def test_day_pair(count: int, ms: int) -> None:
-    assert day_pair(count + ms * DAY_PAIR_UNIT) == (count, ms)
-
-
-def test_expand_day_names_the_packed_fields() -> None:
-    flat = ["cw", str(3 + 90_000 * DAY_PAIR_UNIT), "sv:land", str(2 + 600_000 * DAY_PAIR_UNIT),
-            "sv:results", str(1 + 60_000 * DAY_PAIR_UNIT), "st:an:sv", str(2 + 500_000 *
-                                                                           DAY_PAIR_UNIT),
-            "st:an:wait_ms", "42", "no_show", "1", "issued", "99"]
-    totals = expand_day(flat, ["land", "4", "results", "2"])
-    assert totals == {"issued": 6, "called": 3, "wait_ms": 90_000, "svc_n:land": 2,
-                      "svc_ms:land": 600_000, "served": 3, "svc_n:results": 1,
-                      "svc_ms:results": 60_000, "st:an:served": 2, "st:an:svc_ms": 500_000,
-                      "st:an:wait_ms": 42, "no_show": 1}
-
-
-def test_event_view_of_a_record_and_of_the_first_layout() -> None:
-    ticket = [f"{C}-20261130-A001", "A001", "land", "called", "", "kiosk", "1", "an", 1, 2, 0,
-              3, 0, 0, 0, 0, "", "", "", ""]
-    counter = ["1", "open", "an", ticket[0], "", 1000, 1, ["land", "results"], 3000]
-    view = event_view(["called", 3, ticket, counter, TOTALS.encode(called=1),
-                       ["land", SERVICE_QUEUE.encode(N=2, A=1, P=1, active=3)], None], C)
-    assert view["ticket"] == dict(zip(TICKET_FIELDS, ticket, strict=True))
-    assert view["counter"] == {"id": "1", "state": "open", "staff": "an", "ticket": ticket[0],
+def test_event_view_keeps_secrets_and_internals_from_sockets() -> None:
+    event = ["issued", 3, TICKET, COUNTER, COUNTER, None, [5, 1, 0], ["land", 4],
+             "kiosk:k1", "10.0.0.1", {"citizen": "c-hash", "token": "t-hash", "day": "x"}]
+    view = event_view(msgpack.packb(event), C)
+    assert view["ticket"] == dict(zip(TICKET_FIELDS, TICKET, strict=True))
+    assert view["counter"] == {"id": "1", "state": "open", "staff": "an", "ticket": TICKET[0],
                                "reason": "", "since": 1000, "services": "land,results"}
-    assert view["totals"] == {"waiting": 0, "called": 1, "serving": 0}
-    assert view["waiting"] == {"land": 4} and "new_ticket" not in view
-    old = {"type": "called", "at": 3, "ticket": {"number": "A001"}}
-    assert event_view(old, C) == {"center": C, **old}
+    assert view["totals"] == {"waiting": 5, "called": 1, "serving": 0}
+    assert view["waiting"] == {"land": 4} and view["info"] == {"day": "x"}
+    assert "before" not in view and "actor" not in view and "new_ticket" not in view
+    full = decode_event(msgpack.packb(event), C)
+    assert full["before"] == {**dict(zip(COUNTER_FIELDS, COUNTER, strict=True))}
+    assert (full["actor"], full["origin"]) == ("kiosk:k1", "10.0.0.1")
+    assert full["info"]["token"] == "t-hash"
 
 
-# ---------------------------------------------------------------------- against the scripts
-
-
-async def test_a_full_queue_refuses_before_any_write(engine: Engine) -> None:
-    """A class of a service queue holds at most 32,767 tickets (records.SERVICE_QUEUE): the
-    next issue is refused, and nothing changed, not even the day's numbering."""
-    client = engine.runner.client
-    live = keys.center_key(C, "live")
-    full = SERVICE_QUEUE.encode(N=SERVICE_QUEUE.limit("N"))
-    await client.hset(live, "w:land", full)
-    stream_before = await client.xlen(keys.center_stream_key(C))
-    with pytest.raises(InvalidInput, match="full"):
-        await engine.issue(C, "land")
-    assert int(await client.hget(live, "w:land")) == full
-    assert await client.xlen(keys.center_stream_key(C)) == stream_before
-    assert not [k async for k in client.scan_iter(keys.center_key(C, "seq", "*"))]
-    # The other classes have room of their own.
-    ticket = await engine.issue(C, "land", priority="elderly")
-    assert SERVICE_QUEUE.decode(await client.hget(live, "w:land"))["P"] == 1
-    assert ticket.priority == "elderly"
+def test_lua_gets_every_layout_and_the_lifecycle_from_python() -> None:
+    header = lua_header()
+    assert lua_constants() in header and states.lua_constants() in header
+    for action, (_, target) in states.TRANSITIONS.items():
+        assert f"{action.value} = {target.value!r}" in header
+        assert f"{action.value} = {states.allowed_text(action)!r}" in header
+    # No script writes a record positionally, nor names a status list of its own.
+    for name, script in all_scripts().items():
+        body = script.source.removeprefix(header)
+        assert "{id, number" not in body and "'waiting,called" not in body, name
+    assert f"'\\{0x90 + len(EVENT_FIELDS)}'" in lua_constants()
 
 
 async def test_stored_records_are_what_answers_and_events_carry(engine: Engine) -> None:
@@ -104,12 +78,15 @@ async def test_stored_records_are_what_answers_and_events_carry(engine: Engine) 
     called = await engine.call_next(C, "3", "an")
     client = engine.runner.client
     record = msgpack.unpackb(await client.hget(keys.ticket_key(C, issued.id), "r"))
-    assert called.ticket is not None
-    assert dict(zip(TICKET_FIELDS, record, strict=True))["status"] == "called"
-    assert record[TICKET_FIELDS.index("called")] == called.ticket.called
+    assert called.ticket is not None and called.ticket.to_record() == record
     entries = await client.xrevrange(keys.center_stream_key(C), count=1)
     event = msgpack.unpackb(entries[0][1][b"d"])
-    assert event[2] == record  # the event embeds the stored bytes
+    assert event[EVENT_FIELDS.index("ticket")] == record  # the event embeds the stored bytes
     assert await client.hget(keys.ticket_key(C, issued.id), "h") == b"secret-of-the-citizen"
-    for _, fields in await client.xrange(keys.center_stream_key(C)):
-        assert b"secret-of-the-citizen" not in fields[b"d"]  # it never leaves Redis
+    # The hash travels in the stream for the archive, never in a frame to a socket.
+    for stream_id, data in await client.xrange(keys.center_stream_key(C)):
+        frame = StreamEvent(C, stream_id.decode(), data[b"d"])
+        for fmt in ("qms.msgpack", "qms.json"):
+            wire = frame.frame(fmt)
+            assert "secret-of-the-citizen" not in (
+                wire if isinstance(wire, str) else wire.decode("latin-1"))

@@ -53,8 +53,17 @@ export class ApiError extends Error {
     this.code = (problem.type || "").split("/").pop() || "network";
     this.detail = problem.detail || "";
     this.title = problem.title || "";
+    this.reason = problem.reason || "";
+    this.fields = problem.fields || {};
   }
 }
+
+// The sentences of whole kinds (queue_server/errors.py): a refusal with one of these says
+// less than its English detail, which the patterns of explain() read.
+const KIND_REASONS = new Set(["qms_error", "invalid_input", "unauthenticated", "forbidden",
+  "rate_limited", "not_found", "unknown_center", "unknown_service", "unknown_counter",
+  "unknown_ticket", "conflict", "illegal_transition", "counter_state", "idempotency_mismatch",
+  "unavailable", "config_error", "bad_request", "internal"]);
 
 const RETRY_STATUS = new Set([502, 503, 504]);
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -94,6 +103,11 @@ export async function login(username, password) {
 // What a person is told about a refused request: [Vietnamese, English].
 export function explain(error) {
   const d = error.detail || "";
+  // A specific reason of the message catalogue: its sentence, "Vietnamese — English".
+  if (error.reason && !KIND_REASONS.has(error.reason) && d.includes(" — ")) {
+    const cut = d.indexOf(" — ");
+    return [d.slice(0, cut), d.slice(cut + 3)];
+  }
   const held = d.match(/is (?:taken|held) by (\S+?)(?::|,|$)/);
   if (error.status === 0) return ["Không kết nối được máy chủ. Kiểm tra mạng rồi thử lại.",
     "Cannot reach the server. Check the network and try again."];

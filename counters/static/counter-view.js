@@ -185,9 +185,11 @@ export function tick(now) {
 export function transferOptions(snap, counter, names) {
   const services = [`<option value="">— Giữ dịch vụ hiện tại / Same service —</option>`]
     .concat(snap.services.map((s) => `<option value="${escapeHtml(s.id)}">${escapeHtml(serviceName(names, s.id))}</option>`));
+  // Only counters that are open: a closed or paused one would call nobody, and the citizen
+  // would wait unseen (the supervisor's page can send a ticket to one, explicitly).
   const counters = [`<option value="">— Quầy bất kỳ / Any counter —</option>`]
-    .concat(snap.counters.filter((c) => c.id !== counter.id)
-      .map((c) => `<option value="${escapeHtml(c.id)}">${escapeHtml(c.name || c.id)} (${escapeHtml((STATES[c.state] || [c.state])[0])})</option>`));
+    .concat(snap.counters.filter((c) => c.id !== counter.id && c.state === "open")
+      .map((c) => `<option value="${escapeHtml(c.id)}">${escapeHtml(c.name || c.id)}</option>`));
   $("#transfer-service").innerHTML = services.join("");
   $("#transfer-counter").innerHTML = counters.join("");
 }

@@ -127,11 +127,24 @@ function counterRow(c) {
     <td><b>${escapeHtml(c.name || c.id)}</b></td>
     <td><span class="state state-${escapeHtml(c.state)}">${both(state)}</span>${paused}</td>
     <td class="staff">${escapeHtml(c.staff || "—")}</td>
-    <td class="current-ticket">${current}</td>
+    <td class="current-ticket">${current}${counterQueue(c)}</td>
     <td>${services}</td>
     <td class="ops">${ops}
       <button type="button" class="small" data-op="services">Dịch vụ <span class="en">/ Services</span></button></td>
   </tr>`;
+}
+
+// Tickets waiting for this counter in particular (transferred or moved to it): shown where the
+// supervisor looks for the counter, and movable like any waiting ticket.
+function counterQueue(c) {
+  const rows = (c.tickets || []).map((r) => `<li data-ticket="${escapeHtml(r.id)}"><b class="tnum">${escapeHtml(r.number)}</b>
+      ${escapeHtml(serviceName(app.names, r.service))}
+      <button type="button" class="small" data-move="${escapeHtml(r.id)}">Chuyển <span class="en">/ Move</span></button></li>`).join("");
+  const count = Number(c.queued) || (c.tickets || []).length;
+  if (!count) return "";
+  const warn = c.state !== "open" ? ` <span class="state state-${escapeHtml(c.state)}">${both(["quầy không mở!", "counter not open!"])}</span>` : "";
+  return `<div class="counter-queue" data-queued="${count}">${both([`${count} số chờ riêng quầy này`, `${count} waiting for this counter`])}${warn}
+    <ol>${rows}</ol></div>`;
 }
 
 function queueCard(s, target) {
@@ -196,6 +209,7 @@ async function perform(method, path, body, success) {
   }
 }
 
+// The counters' own waiting counts and lists come with the HTTP snapshot (tickets per queue).
 const counterPath = (id, op) => `/api/v1/centers/${center()}/counters/${id}/${op}`;
 
 function askStaff(counter, force) {
@@ -221,14 +235,30 @@ function editServices(counter) {
 }
 
 function moveTicket(ticketId) {
-  const row = app.snap.services.flatMap((s) => s.tickets || []).find((t) => t.id === ticketId);
+  const row = app.snap.services.flatMap((s) => s.tickets || [])
+    .concat(app.snap.counters.flatMap((c) => c.tickets || [])).find((t) => t.id === ticketId);
   app.dialog = { ticketId, row };
   $("#move-number").textContent = row?.number || ticketId;
   $("#move-service").innerHTML = [`<option value="">— Giữ dịch vụ / Same service —</option>`]
     .concat(app.snap.services.filter((s) => s.id !== row?.service)
       .map((s) => `<option value="${escapeHtml(s.id)}">${escapeHtml(serviceName(app.names, s.id))}</option>`)).join("");
-  $("#move-counter").innerHTML = [`<option value="">— Quầy bất kỳ / Any counter —</option>`]
-    .concat(app.snap.counters.map((c) => `<option value="${escapeHtml(c.id)}">${escapeHtml(c.name || c.id)}</option>`)).join("");
+  // A closed or paused counter calls nobody: it is offered only when the supervisor says so
+  // (a counter about to open), and marked.
+  const inactive = app.snap.counters.some((c) => c.state !== "open");
+  const options = (allowInactive) => [`<option value="">— Quầy bất kỳ / Any counter —</option>`]
+    .concat(app.snap.counters.map((c) => {
+      const off = c.state !== "open";
+      const mark = off ? ` (${(STATES[c.state] || [c.state])[0]} / ${(STATES[c.state] || [c.state, c.state])[1]})` : "";
+      return `<option value="${escapeHtml(c.id)}" data-state="${escapeHtml(c.state)}" ${off && !allowInactive ? "disabled" : ""}>${escapeHtml(c.name || c.id)}${escapeHtml(mark)}</option>`;
+    })).join("");
+  $("#move-counter").innerHTML = options(false);
+  $("#move-inactive").checked = false;
+  $("#move-inactive-row").hidden = !inactive;
+  $("#move-inactive").onchange = () => {
+    const chosen = $("#move-counter").value;
+    $("#move-counter").innerHTML = options($("#move-inactive").checked);
+    $("#move-counter").value = chosen;
+  };
   $("#move-note").value = "";
   $("#move-message").hidden = true;
   $("#move-dialog").showModal();
@@ -238,6 +268,8 @@ function bind() {
   $("#login-form").addEventListener("submit", submitLogin);
   $("#logout").onclick = () => { session.clear(); showLogin(null); };
   $("#counter-rows").addEventListener("click", (e) => {
+    const move = e.target.closest("button[data-move]");
+    if (move && !app.busy) { moveTicket(move.dataset.move); return; }
     const button = e.target.closest("button[data-op]");
     if (!button || app.busy) return;
     const counter = app.snap.counters.find((c) => c.id === button.closest("tr").dataset.counter);

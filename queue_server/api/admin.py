@@ -54,9 +54,11 @@ async def create_staff(body: StaffIn, services: ServicesDep,
     role = Role(body.role)
     if principal.role is Role.SUPERVISOR:
         if role is not Role.STAFF or body.center != principal.center:
-            raise Forbidden("a supervisor creates staff accounts of their own center only")
+            raise Forbidden("a supervisor creates staff accounts of their own center only",
+                            reason="supervisor_own_staff_only")
     elif principal.role is not Role.PROVINCE:
-        raise Forbidden("only supervisors and the province create accounts")
+        raise Forbidden("only supervisors and the province create accounts",
+                        reason="accounts_by_supervisor")
     if body.center is not None:
         services.province.center(body.center)
     account = await services.accounts.create_staff(body.username, body.password, body.name,
@@ -66,7 +68,7 @@ async def create_staff(body: StaffIn, services: ServicesDep,
 
 
 @router.post("/devices", status_code=201, response_model=DeviceOut,
-             summary="Create a kiosk or display token (shown once)")
+             summary="Create a kiosk, display or counter screen token (shown once)")
 async def create_device(body: DeviceIn, services: ServicesDep,
                         principal: PrincipalDep) -> DeviceOut:
     principal.require(body.center, Role.SUPERVISOR, Role.PROVINCE)
@@ -81,19 +83,23 @@ async def revoke_device(device_id: str, center: str, services: ServicesDep,
                         principal: PrincipalDep) -> Response:
     principal.require(center, Role.SUPERVISOR, Role.PROVINCE)
     if not device_id.isalnum():
-        raise InvalidInput("device id: letters and digits", field="device_id")
+        raise InvalidInput("device id: letters and digits", reason="device_id_malformed",
+                           field="device_id")
     # The query names the caller's center; the device must be one of that center's own.
     owner = await services.accounts.client.hget(device_key(device_id), "center")
     if owner is None or owner.decode() != center:
-        raise NotFound(f"no device {device_id} at center {center}")
+        raise NotFound(f"no device {device_id} at center {center}", reason="unknown_device",
+                       device=device_id, center=center)
     if not await services.accounts.revoke_device(device_id):
-        raise NotFound(f"no device {device_id}")
+        raise NotFound(f"no device {device_id}", reason="unknown_device", device=device_id,
+                       center=center)
     return Response(status_code=204)
 
 
 @router.get("/province", summary="All centers in one view (waits, counters, today's figures)")
 async def province_view(services: ServicesDep, principal: PrincipalDep) -> dict[str, Any]:
     if principal.role is not Role.PROVINCE:
-        raise Forbidden("the province view is for the provincial monitoring team")
+        raise Forbidden("the province view is for the provincial monitoring team",
+                        reason="province_only")
     return {"province": services.province.name,
             "centers": await all_summaries(services.engine, day=True)}

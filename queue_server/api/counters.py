@@ -105,9 +105,11 @@ async def open_counter(center_id: str, counter_id: str, body: OpenCounterIn,
             # A typo must not open a counter for nobody: the person must work at this center.
             account = await services.accounts.get(staff)
             if account is None or account.center != center_id:
-                raise NotFound(f"no staff member {staff!r} at center {center_id}")
+                raise NotFound(f"no staff member {staff!r} at center {center_id}",
+                               reason="unknown_staff", staff=staff, center=center_id)
     elif body.force or (body.staff and body.staff != principal.subject):
-        raise InvalidInput("only a supervisor hands over a counter or opens it for someone")
+        raise InvalidInput("only a supervisor hands over a counter or opens it for someone",
+                           reason="handover_by_supervisor", field="staff")
     outcome = await services.engine.open_counter(
         center_id, counter_id, staff, force=force,
         idempotency_key=scoped_key(idempotency, principal, "open"))
@@ -153,14 +155,16 @@ async def live(center_id: str, services: ServicesDep, principal: PrincipalDep,
                tickets: int = 20) -> dict[str, Any]:
     principal.require(center_id, *WORKERS, Role.DISPLAY, Role.PROVINCE)
     if not 0 <= tickets <= 200:
-        raise InvalidInput("tickets must be 0..200", field="tickets")
+        raise InvalidInput("tickets must be 0..200", reason="tickets_out_of_range",
+                           field="tickets", max=200)
     return await services.engine.snapshot(center_id, tickets_per_queue=tickets, recent=True)
 
 
 @router.get("/me/day", summary="The logged-in staff member's day so far")
 async def my_day(services: ServicesDep, principal: PrincipalDep) -> dict[str, Any]:
     if principal.role not in WORKERS or principal.center is None:
-        raise Forbidden("'my day' is for staff and supervisors of a center")
+        raise Forbidden("'my day' is for staff and supervisors of a center",
+                        reason="my_day_for_staff")
     snapshot = await services.engine.snapshot(principal.center, day=True)
     flat = snapshot["day"]
     prefix = f"st:{principal.subject}:"

@@ -10,9 +10,11 @@ from fastapi import Depends, Header, Request
 
 from queue_server.accounts import AccountStore
 from queue_server.auth import Principal, Role, TokenSigner
-from queue_server.engine import Engine
+from queue_server.booking import Bookings
+from queue_server.engine import Actor, Engine
 from queue_server.errors import InvalidInput, RateLimited, Unauthenticated
 from queue_server.keys import rate_limit_key
+from queue_server.projector import Projector
 from queue_server.province import Province
 from queue_server.settings import Settings
 
@@ -26,6 +28,8 @@ class Services:
     engine: Engine
     accounts: AccountStore
     signer: TokenSigner
+    bookings: Bookings
+    projector: Projector
     extras: dict[str, Any] = field(default_factory=dict)  # hub, speech cache … set at start
 
     async def principal_from_token(self, token: str) -> Principal:
@@ -33,7 +37,8 @@ class Services:
             return self.signer.read_staff_token(token)
         if token.startswith("dev."):
             return await self.accounts.device_principal(token)
-        raise Unauthenticated("expected a staff (st.…) or device (dev.…) token")
+        raise Unauthenticated("expected a staff (st.…) or device (dev.…) token",
+                              reason="token_kind_unknown")
 
     def ticket_token_hash(self, token: str) -> str:
         return self.signer.secret_hash(token.removeprefix("tk."), "ticket")
@@ -46,7 +51,9 @@ class Services:
             "rate_limit", [key], [limit, window_s])
         if not allowed:
             raise RateLimited(f"at most {limit} requests per {window_s} s for this {scope}",
-                              retry_after=max(int(retry_after), 1))
+                              retry_after=max(int(retry_after), 1),
+                              reason=f"rate_limited_{scope}", limit=limit,
+                              window_s=window_s, retry_min=-(-int(retry_after) // 60))
 
 
 # Dependencies that do no I/O are ``async def`` all the same: FastAPI runs a plain ``def``
@@ -62,7 +69,7 @@ ServicesDep = Annotated[Services, Depends(get_services)]
 def required_bearer(authorization: str | None) -> str:
     token = _bearer(authorization)
     if token is None:
-        raise Unauthenticated("this needs a login or a device token")
+        raise Unauthenticated("this needs a login or a device token", reason="login_required")
     return token
 
 
@@ -71,7 +78,8 @@ def _bearer(authorization: str | None) -> str | None:
         return None
     scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer" or not token:
-        raise Unauthenticated("use the header 'Authorization: Bearer <token>'")
+        raise Unauthenticated("use the header 'Authorization: Bearer <token>'",
+                              reason="bearer_malformed")
     return token.strip()
 
 
@@ -126,7 +134,7 @@ def checked_idempotency_key(key: str | None) -> str | None:
         return None
     if len(key) > 128 or not key.isascii() or not key.isprintable():
         raise InvalidInput("Idempotency-Key must be at most 128 printable ASCII characters",
-                           field="Idempotency-Key")
+                           reason="idempotency_key_malformed", field="Idempotency-Key")
     return key
 
 
@@ -139,6 +147,14 @@ def scoped_key(key: str | None, principal: Principal | None, route: str) -> str 
         return None
     who = f"{principal.role.value}:{principal.subject}" if principal else "anonymous"
     return hashlib.sha256(f"{who}|{route}|{key}".encode()).hexdigest()[:40]
+
+
+def actor_of(principal: Principal | None, request: Request) -> Actor:
+    """Who acts and from where, as the transition's event records it (the audit trail)."""
+    origin = request.client.host if request.client else ""
+    if principal is None:
+        return Actor("citizen", origin)
+    return Actor(f"{principal.role.value}:{principal.subject}", origin)
 
 
 def require_role(principal: Principal, center_id: str, *roles: Role) -> None:

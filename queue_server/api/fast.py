@@ -30,8 +30,13 @@ async def kiosk_issue(request: Request) -> Response:
     services: Services = request.state.services
     principal = await services.principal_from_token(
         required_bearer(request.headers.get("authorization")))
+    raw = await request.body()
+    if not raw:
+        # An empty body is a missing body (422), as on every FastAPI route; not "bad JSON".
+        raise RequestValidationError([{"type": "missing", "loc": ("body",),
+                                       "msg": "Field required", "input": None}])
     try:
-        body = KioskTicketIn.model_validate_json(await request.body())
+        body = KioskTicketIn.model_validate_json(raw)
     except ValidationError as error:
         # The same 422 (or 400 for non-JSON) problem FastAPI's validation gives.
         raise RequestValidationError(

@@ -1,13 +1,18 @@
-"""Public reads: centers, services, live waits, the shortest-wait suggestion, client config."""
+"""Public reads: centers, services, live waits, the shortest-wait suggestion, client config,
+the message catalogue, and a ticket's public facts (what the lobby display shows anyway)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
 
+from queue_server import messages
 from queue_server.api.deps import ServicesDep
 from queue_server.api.schemas import CenterOut, SuggestionOut
+from queue_server.errors import InvalidInput
+from queue_server.rules.numbering import center_of_ticket
 from queue_server.views import all_summaries, summary
 
 router = APIRouter(prefix="/api/v1", tags=["public"])
@@ -66,3 +71,45 @@ async def client_config(services: ServicesDep) -> dict[str, Any]:
     return {"province": services.province.name, "ws_port": hub_port,
             "ws_path": "/ws", "ws_url": services.settings.public_ws_url or None,
             "public_url": services.settings.public_url}
+
+
+@router.get("/messages", summary="The message catalogue: every sentence by reason, [vi, en]")
+async def message_catalogue() -> dict[str, Any]:
+    """What pages render refusals and their own messages from (the ``reason`` and ``fields``
+    of a problem answer); the same catalogue the server and the CLI use."""
+    return {"languages": list(messages.LANGUAGES), "messages": messages.as_json()}
+
+
+class PublicTicketOut(BaseModel):
+    """What anyone holding a ticket's link may see without its secret: the facts the lobby
+    display shows anyway. No staff name, note, priority group or citizen id."""
+
+    id: str
+    number: str
+    center: str
+    center_name: str
+    service: str
+    status: str
+    counter: str = Field(description="the counter that called or serves it, else ''")
+    ahead: int | None
+    estimated_wait_s: int | None
+    appt: int = Field(description="appointment time, epoch ms (0: none)")
+    to_ticket: str = Field(description="after a transfer: the new ticket's id")
+    now: int
+
+
+@router.get("/public/tickets/{ticket_id}", response_model=PublicTicketOut,
+            summary="A ticket's public facts (number, center, status, position), no secret")
+async def public_ticket(ticket_id: str, services: ServicesDep) -> PublicTicketOut:
+    try:
+        center = services.province.center(center_of_ticket(ticket_id))
+    except InvalidInput:
+        raise InvalidInput(f"ticket id {ticket_id!r} is not of the form CENTER-YYYYMMDD-A023",
+                           reason="ticket_id_malformed", field="ticket_id") from None
+    state = await services.engine.ticket(ticket_id)
+    ticket = state.ticket
+    return PublicTicketOut(
+        id=ticket.id, number=ticket.number, center=center.id, center_name=center.display_name,
+        service=ticket.service, status=ticket.status.value, counter=ticket.counter,
+        ahead=state.ahead, estimated_wait_s=state.estimated_wait_s, appt=ticket.appt,
+        to_ticket=ticket.to_ticket, now=state.now)

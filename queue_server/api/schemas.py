@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import fields
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 
 from queue_server.models import CounterView, Outcome, Ticket, TicketState
 
@@ -22,6 +22,14 @@ class Body(BaseModel):
 # ---------------------------------------------------------------- requests
 
 
+def check_cccd(value: str | None) -> str | None:
+    if value is not None and not CCCD.match(value):
+        raise ValueError("a CCCD number has exactly 12 digits")
+    if value is not None and not 1 <= int(value[:3]) <= 96:
+        raise ValueError("a CCCD number starts with a province code 001-096")
+    return value
+
+
 class BookingIn(Body):
     center: str = Id
     service: str = Id
@@ -29,20 +37,25 @@ class BookingIn(Body):
         None, description="local time of an appointment; none to join the queue now")
     citizen_id: str | None = Field(
         None, description="12-digit CCCD number; stored only as a salted hash")
+    priority: str | None = Field(None, max_length=32,
+                                 description="a statutory priority group (appointments)")
 
-    @field_validator("citizen_id")
-    @classmethod
-    def _cccd(cls, value: str | None) -> str | None:
-        if value is not None and not CCCD.match(value):
-            raise ValueError("a CCCD number has exactly 12 digits")
-        if value is not None and not 1 <= int(value[:3]) <= 96:
-            raise ValueError("a CCCD number starts with a province code 001-096")
-        return value
+    _cccd = field_validator("citizen_id")(classmethod(lambda cls, v: check_cccd(v)))
 
 
 class KioskTicketIn(Body):
     service: str = Id
     priority: str | None = Field(None, max_length=32, description="a statutory priority group")
+    citizen_id: str | None = Field(
+        None, description="CCCD (12 digits), e.g. read from the chip card's QR; only a salted "
+                          "hash is kept")
+
+    _cccd = field_validator("citizen_id")(classmethod(lambda cls, v: check_cccd(v)))
+
+
+class CheckInIn(Body):
+    code: str = Field(min_length=4, max_length=64,
+                      description="the booking's check-in code (A001-4821) or its QR text")
 
 
 class LoginIn(Body):
@@ -87,7 +100,7 @@ class StaffIn(Body):
 
 
 class DeviceIn(Body):
-    kind: Literal["kiosk", "display"]
+    kind: Literal["kiosk", "display", "screen"]
     center: str = Field(min_length=1, max_length=16)
     label: str = Field("", max_length=100)
 
@@ -98,37 +111,28 @@ class DeviceIn(Body):
 _TICKET_FIELDS = tuple(f.name for f in fields(Ticket))
 
 
-class TicketOut(BaseModel):
-    id: str
-    center: str
-    number: str
-    service: str
-    status: str
-    priority: str
-    channel: str
-    counter: str
-    staff: str
-    arrived: int = Field(description="epoch ms of (original) arrival")
-    issued: int
-    appt: int
-    called: int
-    started: int
-    ended: int
-    recalls: int
-    rating: int
-    from_ticket: str
-    to_ticket: str
-    note: str
-    target_counter: str
+class _TicketBase(BaseModel):
+    center: str = Field(description="the center's code")
 
     @classmethod
     def of(cls, ticket: Ticket) -> TicketOut:
-        # Ticket.to_dict() without dataclasses.asdict, whose recursive deep copy cost an eighth
-        # of a kiosk request's CPU: every field of a Ticket is a str, an int or the status.
-        data = {name: getattr(ticket, name) for name in _TICKET_FIELDS}
+        # Without dataclasses.asdict, whose recursive deep copy cost an eighth of a kiosk
+        # request's CPU: every field of a Ticket is a str, an int or the status.
+        data: dict[str, Any] = {name: getattr(ticket, name) for name in _TICKET_FIELDS}
         data["status"] = ticket.status.value
         data["center"] = ticket.center
-        return cls(**data)
+        return TicketOut(**data)
+
+
+# The ticket as the API shows it: the engine's Ticket field for field (models.py, itself the
+# record of records.TICKET_LAYOUT), plus its center; generated, so the three never drift.
+if TYPE_CHECKING:
+    class TicketOut(_TicketBase):
+        def __getattr__(self, name: str) -> Any: ...
+else:
+    TicketOut = create_model(
+        "TicketOut", __base__=_TicketBase,
+        **{f.name: (str if f.name == "status" else f.type, ...) for f in fields(Ticket)})
 
 
 class CounterOut(BaseModel):
@@ -181,6 +185,8 @@ class IssuedOut(BaseModel):
     ticket_url: str
     estimated_wait_s: int | None
     ahead: int | None
+    check_in_code: str | None = Field(None, description="a booking's code for the kiosk")
+    check_in_qr: str | None = Field(None, description="the text of the booking's QR code")
 
 
 class LoginOut(BaseModel):
@@ -208,7 +214,12 @@ class CenterOut(BaseModel):
     name: str
     type: str
     open_counters: int
-    waiting: int
+    waiting: int = Field(description="everyone waiting: the services' queues plus "
+                         "waiting_for_counters")
+    waiting_for_counters: int = Field(0, description="tickets waiting for one particular "
+                                      "counter (transferred or moved to it)")
+    counters_waiting: dict[str, int] = Field(
+        default_factory=dict, description="per counter with any: its waiting_for_counters")
     services: list[ServiceWaitOut]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 import time
+from typing import Any
 
 from fastapi import APIRouter, Request
 
@@ -15,10 +16,12 @@ from queue_server.api.deps import (
     Services,
     ServicesDep,
     TicketTokenDep,
+    actor_of,
     scoped_key,
 )
 from queue_server.api.schemas import (
     BookingIn,
+    CheckInIn,
     IssuedOut,
     KioskTicketIn,
     OutcomeOut,
@@ -27,13 +30,14 @@ from queue_server.api.schemas import (
     TicketStateOut,
 )
 from queue_server.auth import Principal, Role, same_hash
+from queue_server.booking import check_in_code, ticket_of_code
 from queue_server.errors import Conflict, Forbidden, InvalidInput, Unauthenticated
 from queue_server.models import Ticket, TicketState
-from queue_server.rules.clock import TIMEZONE, epoch_ms
+from queue_server.rules.clock import TIMEZONE
 from queue_server.rules.numbering import center_of_ticket
+from queue_server.rules.states import TicketStatus
 
 router = APIRouter(prefix="/api/v1", tags=["tickets"])
-MAX_BOOKING_DAYS = 30
 MIN_ANONYMOUS_KEY = 16
 STAFF_ROLES = (Role.STAFF, Role.SUPERVISOR)
 
@@ -52,53 +56,89 @@ def _ticket_url(services: Services, request: Request, ticket: Ticket, token: str
 
 
 def _require_open(services: Services, center_id: str, at: dt.datetime) -> None:
-    if services.settings.enforce_hours and not services.province.hours.is_open(at):
-        raise Conflict(f"center {center_id} is closed at {at:%H:%M} on this day")
+    center = services.province.center(center_id)
+    if services.settings.enforce_hours and not center.calendar.is_open(at):
+        raise Conflict(f"center {center_id} is closed at {at:%H:%M} on this day",
+                       reason="center_closed_at", center=center_id, time=f"{at:%H:%M}",
+                       date=f"{at:%d/%m/%Y}")
 
 
-def _issued(services: Services, request: Request, state: TicketState, token: str) -> IssuedOut:
-    return IssuedOut(ticket=TicketOut.of(state.ticket), token=token,
-                     ticket_url=_ticket_url(services, request, state.ticket, token),
-                     estimated_wait_s=state.estimated_wait_s, ahead=state.ahead)
+def _issued(services: Services, request: Request, ticket: Ticket, token: str,
+            state: TicketState | None = None) -> IssuedOut:
+    code = check_in_code(services.signer, ticket) if ticket.status is TicketStatus.BOOKED \
+        else None
+    return IssuedOut(ticket=TicketOut.of(ticket), token=token,
+                     ticket_url=_ticket_url(services, request, ticket, token),
+                     estimated_wait_s=state.estimated_wait_s if state else None,
+                     ahead=state.ahead if state else None,
+                     check_in_code=code.code if code else None,
+                     check_in_qr=code.qr if code else None)
+
+
+def _citizen_hash(services: Services, citizen_id: str | None) -> str:
+    return services.signer.secret_hash(citizen_id, "citizen") if citizen_id else ""
 
 
 @router.post("/bookings", status_code=201, response_model=IssuedOut,
-             summary="Book a ticket online at any center (now, or an appointment)")
+             summary="Book online at any center: join the queue now, or an appointment slot")
 async def book(body: BookingIn, request: Request, services: ServicesDep,
                idempotency: IdempotencyDep) -> IssuedOut:
     center = services.province.center(body.center)
-    services.province.service(body.service)
+    service = services.province.service(body.service)
     now = dt.datetime.now(TIMEZONE)
-    appointment_ms = 0
-    if body.appointment_at is not None:
-        at = body.appointment_at
-        at = at.replace(tzinfo=TIMEZONE) if at.tzinfo is None else at.astimezone(TIMEZONE)
-        if not now < at < now + dt.timedelta(days=MAX_BOOKING_DAYS):
-            raise InvalidInput(f"appointment_at must be in the next {MAX_BOOKING_DAYS} days",
-                               field="appointment_at")
-        _require_open(services, center.id, at)
-        appointment_ms = epoch_ms(at)
-    else:
+    if body.appointment_at is None:
         _require_open(services, center.id, now)
     settings, now_s = services.settings, int(time.time())
     client = request.client.host if request.client else "unknown"
     await services.rate_limit("ip", client, settings.booking_limit_per_ip_hour, 3600, now_s)
-    if body.citizen_id:
-        citizen = services.signer.secret_hash(body.citizen_id, "citizen")
+    citizen = _citizen_hash(services, body.citizen_id)
+    if citizen:
         await services.rate_limit("citizen", citizen, settings.booking_limit_per_citizen_day,
                                   86400, now_s)
     if idempotency is not None and len(idempotency) < MIN_ANONYMOUS_KEY:
         # Anonymous keys are not scoped by a login, and a replay returns the ticket's secret:
         # the key itself must be unguessable (a UUID is 36 characters).
         raise InvalidInput(f"Idempotency-Key for a booking: at least {MIN_ANONYMOUS_KEY} "
-                           "random characters (a UUID)", field="Idempotency-Key")
+                           "random characters (a UUID)", reason="booking_key_too_short",
+                           field="Idempotency-Key", min=MIN_ANONYMOUS_KEY)
     scoped = scoped_key(idempotency, None, "book")
     token = _new_token(services, scoped)
-    state = await services.engine.issue_with_estimate(
-        center.id, body.service, channel="online", appointment_ms=appointment_ms,
-        booked=appointment_ms > 0, token_hash=services.ticket_token_hash(token),
-        idempotency_key=scoped)
-    return _issued(services, request, state, token)
+    token_hash = services.ticket_token_hash(token)
+    actor = actor_of(None, request)
+    if body.appointment_at is None:
+        state = await services.engine.issue_with_estimate(
+            center.id, service.id, channel="online", token_hash=token_hash,
+            citizen_hash=citizen, idempotency_key=scoped, actor=actor)
+        return _issued(services, request, state.ticket, token, state)
+    ticket = await services.bookings.book(
+        center, service, body.appointment_at, priority=body.priority, token_hash=token_hash,
+        citizen_hash=citizen, idempotency_key=scoped, actor=actor, now=now)
+    return _issued(services, request, ticket, token)
+
+
+@router.get("/centers/{center_id}/calendar", summary="Opening hours day by day")
+async def calendar(center_id: str, services: ServicesDep,
+                   start: dt.date | None = None, days: int = 14) -> dict[str, Any]:
+    center = services.province.center(center_id)
+    if not 1 <= days <= 62:
+        raise InvalidInput("days must be 1..62", reason="days_invalid", field="days",
+                           minimum=1, maximum=62)
+    first = start or dt.datetime.now(TIMEZONE).date()
+    return {"center": center.id, "days": services.bookings.calendar(center, first, days)}
+
+
+@router.get("/centers/{center_id}/slots", summary="A day's appointment slots and their room")
+async def slots(center_id: str, service: str, day: dt.date, services: ServicesDep
+                ) -> dict[str, Any]:
+    center = services.province.center(center_id)
+    chosen = services.province.service(service)
+    rows = await services.bookings.slots(center, chosen, day)
+    now_ms = int(time.time() * 1000)
+    return {"center": center.id, "service": chosen.id, "day": day.isoformat(),
+            "slot_minutes": chosen.slot_minutes,
+            "hours": services.bookings.calendar(center, day, 1)[0]["hours"],
+            "slots": [{"start": s.start.isoformat(), "free": s.free if s.start_ms > now_ms
+                       else 0, "capacity": s.capacity} for s in rows]}
 
 
 @router.post("/centers/{center_id}/tickets", status_code=201, response_model=IssuedOut,
@@ -119,8 +159,10 @@ async def issue_at_kiosk(services: Services, request: Request, center_id: str,
     token = _new_token(services, scoped)
     state = await services.engine.issue_with_estimate(
         center_id, body.service, channel="kiosk", priority=body.priority,
-        token_hash=services.ticket_token_hash(token), idempotency_key=scoped)
-    return _issued(services, request, state, token)
+        token_hash=services.ticket_token_hash(token),
+        citizen_hash=_citizen_hash(services, body.citizen_id), idempotency_key=scoped,
+        actor=actor_of(principal, request))
+    return _issued(services, request, state.ticket, token, state)
 
 
 async def _authorize_ticket(services: Services, ticket_id: str, token: str | None,
@@ -131,7 +173,8 @@ async def _authorize_ticket(services: Services, ticket_id: str, token: str | Non
         principal.require(center, *roles)
         return ""
     if token is None:
-        raise Unauthenticated("this needs the ticket's token (X-Ticket-Token) or a login")
+        raise Unauthenticated("this needs the ticket's token (X-Ticket-Token) or a login",
+                              reason="ticket_token_missing")
     return services.ticket_token_hash(token)
 
 
@@ -143,37 +186,58 @@ async def read_ticket(ticket_id: str, services: ServicesDep, token: TicketTokenD
                                      *STAFF_ROLES, Role.DISPLAY, Role.PROVINCE)
     state = await services.engine.ticket(ticket_id)
     if wanted and not same_hash(wanted, state.token_hash):
-        raise Forbidden("the ticket token does not match this ticket")
+        raise Forbidden("the ticket token does not match this ticket",
+                        reason="ticket_token_mismatch")
     return TicketStateOut.of(state)
 
 
 @router.post("/tickets/{ticket_id}/cancel", response_model=OutcomeOut,
              summary="Cancel a booked or waiting ticket")
-async def cancel(ticket_id: str, services: ServicesDep, token: TicketTokenDep,
-                 principal: OptionalPrincipalDep, idempotency: IdempotencyDep) -> OutcomeOut:
+async def cancel(ticket_id: str, request: Request, services: ServicesDep,
+                 token: TicketTokenDep, principal: OptionalPrincipalDep,
+                 idempotency: IdempotencyDep) -> OutcomeOut:
     token_hash = await _authorize_ticket(services, ticket_id, token, principal, *STAFF_ROLES)
     outcome = await services.engine.cancel(
         ticket_id, token_hash=token_hash,
-        idempotency_key=scoped_key(idempotency, principal, "cancel"))
+        idempotency_key=scoped_key(idempotency, principal, "cancel"),
+        actor=actor_of(principal, request))
     return OutcomeOut.of(outcome)
 
 
 @router.post("/tickets/{ticket_id}/rating", response_model=OutcomeOut,
              summary="Rate a completed service, 1 to 5 (once)")
-async def rate(ticket_id: str, body: RatingIn, services: ServicesDep, token: TicketTokenDep,
-               principal: OptionalPrincipalDep, idempotency: IdempotencyDep) -> OutcomeOut:
+async def rate(ticket_id: str, body: RatingIn, request: Request, services: ServicesDep,
+               token: TicketTokenDep, principal: OptionalPrincipalDep,
+               idempotency: IdempotencyDep) -> OutcomeOut:
     token_hash = await _authorize_ticket(services, ticket_id, token, principal, *STAFF_ROLES)
     outcome = await services.engine.rate(
         ticket_id, body.level, token_hash=token_hash,
-        idempotency_key=scoped_key(idempotency, principal, "rate"))
+        idempotency_key=scoped_key(idempotency, principal, "rate"),
+        actor=actor_of(principal, request))
     return OutcomeOut.of(outcome)
 
 
 @router.post("/tickets/{ticket_id}/check-in", response_model=OutcomeOut,
-             summary="An appointment holder has arrived")
-async def check_in(ticket_id: str, services: ServicesDep, principal: PrincipalDep,
-                   idempotency: IdempotencyDep) -> OutcomeOut:
-    principal.require(center_of_ticket(ticket_id), Role.KIOSK, *STAFF_ROLES)
+             summary="Staff check an appointment holder in by the ticket")
+async def check_in(ticket_id: str, request: Request, services: ServicesDep,
+                   principal: PrincipalDep, idempotency: IdempotencyDep) -> OutcomeOut:
+    principal.require(center_of_ticket(ticket_id), *STAFF_ROLES)
     outcome = await services.engine.check_in(
-        ticket_id, idempotency_key=scoped_key(idempotency, principal, "check-in"))
+        ticket_id, idempotency_key=scoped_key(idempotency, principal, "check-in"),
+        actor=actor_of(principal, request))
+    return OutcomeOut.of(outcome)
+
+
+@router.post("/centers/{center_id}/check-in", response_model=OutcomeOut,
+             summary="Check in by the booking's code (typed, or its QR scanned at the kiosk)")
+async def check_in_by_code(center_id: str, body: CheckInIn, request: Request,
+                           services: ServicesDep, principal: PrincipalDep,
+                           idempotency: IdempotencyDep) -> OutcomeOut:
+    principal.require(center_id, Role.KIOSK, *STAFF_ROLES)
+    center = services.province.center(center_id)
+    ticket_id = ticket_of_code(services.signer, center, body.code,
+                               dt.datetime.now(TIMEZONE).date())
+    outcome = await services.engine.check_in(
+        ticket_id, idempotency_key=scoped_key(idempotency, principal, "check-in"),
+        actor=actor_of(principal, request))
     return OutcomeOut.of(outcome)

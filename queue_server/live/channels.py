@@ -51,19 +51,20 @@ def parse(path: str) -> ChannelRequest:
     query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
     segments = [s for s in parts.path.split("/") if s]
     if len(segments) < 2 or segments[0] != "ws":
-        raise NotFound(f"no channel at {parts.path}")
+        raise NotFound(f"no channel at {parts.path}", reason="unknown_channel")
     kind, rest = segments[1], segments[2:]
     shapes = {"display": 1, "counter": 2, "ticket": 1, "province": 0}
     if kind not in shapes or len(rest) != shapes[kind]:
         raise NotFound(f"no channel at {parts.path}: expected /ws/display/CENTER, "
-                       "/ws/counter/CENTER/COUNTER, /ws/ticket/TICKET or /ws/province")
+                       "/ws/counter/CENTER/COUNTER, /ws/ticket/TICKET or /ws/province",
+                       reason="unknown_channel")
     last_id = query.get("last_id") or None
     if last_id is not None:
         try:
             id_tuple(last_id)
         except ValueError:
             raise InvalidInput(f"last_id {last_id!r} is not a stream id like 1700000000000-0",
-                               field="last_id") from None
+                               reason="last_id_malformed", field="last_id") from None
     return ChannelRequest(
         kind=kind,
         center=rest[0] if kind in ("display", "counter") else None,
@@ -83,24 +84,28 @@ async def authorize(services: Services, request: ChannelRequest) -> Principal | 
         if request.token.startswith("tk."):
             state = await services.engine.ticket(request.ticket)
             if not same_hash(services.ticket_token_hash(request.token), state.token_hash):
-                raise Forbidden("the ticket token does not match this ticket")
+                raise Forbidden("the ticket token does not match this ticket",
+                                reason="ticket_token_mismatch")
             return None
     if not request.token:
-        raise Unauthenticated("this channel needs ?token=")
+        raise Unauthenticated("this channel needs ?token=", reason="channel_token_missing")
     principal = await services.principal_from_token(request.token)
     if request.kind == "province":
         if principal.role is not Role.PROVINCE:
-            raise Forbidden("the province channel is for the provincial monitoring team")
+            raise Forbidden("the province channel is for the provincial monitoring team",
+                            reason="province_only")
         return principal
     center = request.center or center_of_ticket(request.ticket or "")
     services.province.center(center)
-    roles = {"display": (Role.DISPLAY, *PAGE_ROLES), "counter": (Role.STAFF, Role.SUPERVISOR),
-             "ticket": PAGE_ROLES}[request.kind]
+    roles = {"display": (Role.DISPLAY, Role.SCREEN, *PAGE_ROLES),
+             "counter": (Role.STAFF, Role.SUPERVISOR), "ticket": PAGE_ROLES}[request.kind]
     principal.require(center, *roles)
     if request.kind == "counter":
         assert request.center is not None and request.counter is not None
         if services.province.center(request.center).counter(request.counter) is None:
-            raise NotFound(f"no counter {request.counter} at center {request.center}")
+            raise NotFound(f"no counter {request.counter} at center {request.center}",
+                           reason="no_such_counter", counter=request.counter,
+                           center=request.center)
     return principal
 
 

@@ -17,13 +17,15 @@ bytes for every socket (:meth:`StreamEvent.wire`), so the fan-out writes those b
 from __future__ import annotations
 
 import json
-from functools import lru_cache
 from typing import Any
 
 import msgpack
 from websockets.frames import Frame, Opcode
 
 from queue_server.records import event_view
+from queue_server.stream_ids import id_tuple
+
+__all__ = ["JSON", "MSGPACK", "StreamEvent", "encode", "id_tuple", "websocket_frame"]
 
 MSGPACK = "qms.msgpack"
 JSON = "qms.json"
@@ -89,10 +91,3 @@ def encode(frame: dict[str, Any], fmt: str) -> bytes | str:
     if fmt == MSGPACK:
         return msgpack.packb(frame)  # type: ignore[no-any-return]
     return json.dumps(frame, ensure_ascii=False, separators=(",", ":"), default=str)
-
-
-@lru_cache(maxsize=4096)  # the fan-out compares the same few ids once per socket
-def id_tuple(stream_id: str) -> tuple[int, int]:
-    """Stream ids compare as (milliseconds, sequence)."""
-    ms, _, seq = stream_id.partition("-")
-    return int(ms), int(seq or 0)

@@ -1,28 +1,18 @@
--- The citizen rates a completed service: ARGV[3] ticket id, [4] level 1..5, [5] the citizen's
--- token hash ('' for a counter's rating tablet). Once per ticket.
+-- The citizen rates a completed service, once. KEYS[1] the center's meta. ARGV[5] ticket id,
+-- [6] level 1..5, [7] the citizen's token hash ('' for a counter's rating tablet).
 local replayed = replay()
 if replayed then return replayed end
-local m = settings()
-local t = load_ticket(ARGV[3])
-require_token(t, ARGV[5])
-local level = tonumber(ARGV[4])
+local m, now = begin()
+local t = load_ticket(ARGV[5])
+require_token(t, ARGV[7])
+local level = tonumber(ARGV[6])
 if level == nil or level < 1 or level > 5 or level ~= math.floor(level) then
-  fail('invalid-input', 'rating must be a whole number from 1 to 5, got ' .. ARGV[4])
+  fail('invalid-input', 'rating_invalid', {rating = ARGV[6]})
 end
-require_ticket_status(t, 'done', 'rate')
-if t[TF.rating] ~= 0 then
-  fail('illegal-transition', 'ticket ' .. t[TF.number] .. ' was already rated')
+if t[TF.status] ~= 'done' then
+  fail('illegal-transition', 'ticket_status', {action = 'rate', number = t[TF.number],
+    ticket = t[TF.id], status = t[TF.status], allowed = 'done'})
 end
-local now = now_ms(m)
+if t[TF.rating] ~= 0 then fail('illegal-transition', 'already_rated', {number = t[TF.number]}) end
 t[TF.rating] = level
-local tb = save_ticket(t)
-local day, staff, given = local_day(now), t[TF.staff], int(level)
-inc('ratings|' .. t[TF.service] .. '|' .. given, '1')
-day_inc(day, 'rating_sum', given)
-day_inc(day, 'rating_n', '1')
-if staff ~= '' then
-  inc('s_ratings|' .. staff .. '|' .. given, '1')
-  day_inc(day, 'st:' .. staff .. ':rating_sum', given)
-  day_inc(day, 'st:' .. staff .. ':rating_n', '1')
-end
-return finish(emit(m, 'rated', now, tb))
+return finish(emit(m, 'rated', now, save_ticket(t)))

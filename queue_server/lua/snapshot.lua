@@ -1,16 +1,17 @@
 -- A consistent picture of one center, with the stream id it is current to (so a display can
--- resume from there): ARGV[3] tickets listed per queue (0 = counts only), [4] '1' to add the
--- metrics hash, [5] '1' to add today's totals and numbering, [6] '1' to add the recent calls.
--- Read-only. Counts come as the scripts keep them (records.py); engine.py decodes them.
+-- resume from there). Read-only (the day close, when due, is left to the next transition).
+-- KEYS[1] the center's meta. ARGV[5] tickets listed per queue (0 = counts only), [6] '1' to
+-- add the metrics hash, [7] '1' to add today's totals and numbering, [8] '1' to add the
+-- recent calls. snapshots.py decodes the answer.
 local RECENT_LOOKBACK = 500
-local m = settings('name', 'target_s', 'counters', 'services', 'recent_n')
+local m = settings('name', 'target_s', 'counters', 'services', 'recent_n', 'day', 'closes_at')
 local now = now_ms(m)
 local day = local_day(now)
-local limit = tonumber(ARGV[3])
+local limit = tonumber(ARGV[5])
 local last = redis.call('XREVRANGE', K.events(), '+', '-', 'COUNT', '1')
-local out = {center = center_id(), name = m[3], now = now, target_s = tonumber(m[4]),
+local out = {center = center_id(), name = m[4], now = now, target_s = tonumber(m[5]),
   last_id = last[1] and last[1][1] or '0-0', counters = {}, services = {}, recent = {},
-  totals = redis.call('HGET', K.live(), 'tot') or '0'}
+  open_day = m[9] or day, closes_at = tonumber(m[10] or '0')}
 
 local function listed(key, queue_class)
   if limit <= 0 then return {} end
@@ -19,7 +20,7 @@ local function listed(key, queue_class)
     local t = load_ticket(id)
     rows[#rows + 1] = {id = id, number = t[TF.number], priority = t[TF.priority],
       arrived = t[TF.arrived], appt = t[TF.appt], service = t[TF.service], note = t[TF.note],
-      queue = queue_class}
+      queue = queue_class, target_counter = t[TF.target_counter]}
   end
   return rows
 end
@@ -33,21 +34,30 @@ end
 
 -- One read per kind for all counters or services, not one per counter or service.
 local function each(list, make)
-  local out = {}
-  for i, item in ipairs(list) do out[i] = make(item) end
-  return out
+  local result = {}
+  for i, item in ipairs(list) do result[i] = make(item) end
+  return result
 end
 
-local ids = split(m[5])
+local ids = split(m[6])
+local services = split(m[7])
+local names = {'waiting', 'called', 'serving'}
+for _, id in ipairs(ids) do names[#names + 1], names[#names + 2] = 'K:' .. id, 'KP:' .. id end
+for _, s in ipairs(services) do
+  names[#names + 1], names[#names + 2] = 'N:' .. s, 'A:' .. s
+  names[#names + 1], names[#names + 2] = 'P:' .. s, 'a:' .. s
+end
+local live = live_get(names)
+out.totals = totals_of(live)
 local records = redis.call('MGET', unpack(each(ids, function(id) return K.counter(id) end)))
-local names = redis.call('HMGET', KEYS[1], unpack(each(ids, function(id) return 'k:' .. id end)))
-local queued = redis.call('HMGET', K.live(), unpack(each(ids, function(id) return 'q:' .. id end)))
+local counter_names = redis.call('HMGET', KEYS[1],
+  unpack(each(ids, function(id) return 'k:' .. id end)))
 for i, id in ipairs(ids) do
   local c = cmsgpack.unpack(records[i])
   local view = {id = id, state = c[CF.state], staff = c[CF.staff], ticket = c[CF.ticket],
     reason = c[CF.reason], since = c[CF.since], services = table.concat(c[CF.services], ','),
-    name = names[i], streak = c[CF.streak], held_since = c[CF.held_since],
-    queued = queued[i] or '0'}
+    name = counter_names[i], streak = c[CF.streak], held_since = c[CF.held_since],
+    queued = live['K:' .. id] + live['KP:' .. id]}
   if c[CF.ticket] ~= '' then
     local t = load_ticket(c[CF.ticket])
     view.current = {id = c[CF.ticket], number = t[TF.number], priority = t[TF.priority],
@@ -59,21 +69,22 @@ for i, id in ipairs(ids) do
   out.counters[#out.counters + 1] = view
 end
 
-local service_ids = split(m[6])
-local counts = redis.call('HMGET', K.live(),
-  unpack(each(service_ids, function(id) return 'w:' .. id end)))
-local done_today = redis.call('HMGET', K.day(day),
-  unpack(each(service_ids, function(id) return 'sv:' .. id end)))
-local infos = redis.call('HMGET', KEYS[1],
-  unpack(each(service_ids, function(id) return 's:' .. id end)))
-for i, service in ipairs(service_ids) do
+local done = redis.call('HMGET', K.day(day), unpack(each(services, function(id)
+  return DAY_SERVED .. id end)))
+local done_ms = redis.call('HMGET', K.day(day), unpack(each(services, function(id)
+  return DAY_SERVED_MS .. id end)))
+local infos = redis.call('HMGET', KEYS[1], unpack(each(services, function(id)
+  return 's:' .. id end)))
+for i, service in ipairs(services) do
   local q, qp, qa = K.queue(service), K.queue_priority(service), K.queue_appointment(service)
   local oldest = nil
   for _, arrival in ipairs({head_arrival(q, true) or false, head_arrival(qp, true) or false,
     head_arrival(qa, false) or false}) do
     if arrival and (oldest == nil or arrival < oldest) then oldest = arrival end
   end
-  local row = {id = service, counts = counts[i] or '0', done_today = done_today[i] or '0',
+  local row = {id = service, normal = live['N:' .. service], priority = live['P:' .. service],
+    appointment = live['A:' .. service], active = live['a:' .. service],
+    done_n = tonumber(done[i] or '0'), done_ms = tonumber(done_ms[i] or '0'),
     oldest = oldest or 0, typical_s = tonumber(typical_of(infos[i])), tickets = listed(qp, 'P')}
   for _, r in ipairs(listed(qa, 'A')) do row.tickets[#row.tickets + 1] = r end
   for _, r in ipairs(listed(q, 'N')) do row.tickets[#row.tickets + 1] = r end
@@ -81,35 +92,30 @@ for i, service in ipairs(service_ids) do
 end
 
 -- The last calls come from the stream itself (nothing extra to write on every call); looking
--- back a bounded number of events keeps this cheap.
-if ARGV[6] == '1' then
-  local wanted = tonumber(m[7])
+-- back a bounded number of events keeps this cheap. A day close ends the list.
+if ARGV[8] == '1' then
+  local wanted = tonumber(m[8])
   for _, entry in ipairs(redis.call('XREVRANGE', K.events(), '+', '-', 'COUNT',
       int(RECENT_LOOKBACK))) do
     local e = cmsgpack.unpack(entry[2][2])
-    local kind, at, call = e[1], e[2], nil
-    if kind ~= nil then
-      local t, c = e[3], e[4]
-      if t and c then
-        call = {number = t[TF.number], counter = c[CF.id], service = t[TF.service],
-          priority = t[TF.priority], id = t[TF.id]}
-      end
-    else  -- an event of the first layout: a map with the ticket and counter as maps
-      kind, at = e.type, e.at
-      if e.ticket and e.counter then
-        call = {number = e.ticket.number, counter = e.counter.id, service = e.ticket.service,
-          priority = e.ticket.priority, id = e.ticket.id}
-      end
-    end
-    if (kind == 'called' or kind == 'recalled') and call then
-      call.at, call.type = at, kind
-      out.recent[#out.recent + 1] = call
+    local kind, at, t, c = e[1], e[2], e[3], e[4]
+    if kind == 'day_closed' then break end
+    if (kind == 'called' or kind == 'recalled') and t and c then
+      out.recent[#out.recent + 1] = {number = t[TF.number], counter = c[CF.id],
+        service = t[TF.service], priority = t[TF.priority], id = t[TF.id], at = at, type = kind}
       if #out.recent >= wanted then break end
     end
   end
 end
-if ARGV[4] == '1' then out.metrics = redis.call('HGETALL', K.metrics()) end
-if ARGV[5] == '1' then
+if ARGV[6] == '1' then
+  -- The metrics as projected, and the instant of the first event not yet in them: a scrape
+  -- adds spans in progress only up to there, so no exported counter ever goes back.
+  out.metrics = redis.call('HGETALL', K.metrics())
+  out.projected_to = redis.call('HGET', K.projection(), 'metrics') or '0-0'
+  local pending = redis.call('XRANGE', K.events(), '(' .. out.projected_to, '+', 'COUNT', '1')
+  if pending[1] then out.unprojected_at = cmsgpack.unpack(pending[1][2][2])[2] end
+end
+if ARGV[7] == '1' then
   out.day = redis.call('HGETALL', K.day(day))
   out.numbered = redis.call('HGETALL', K.seq(day))
 end

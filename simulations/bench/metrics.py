@@ -118,10 +118,10 @@ class Day:
         kind = rng.random()
         if kind < 0.1:
             soon = int(time.time() * 1000) + 600_000
-            booked = await self.act("issue", engine.issue(
-                cid, service, channel="appointment", appointment_ms=soon, booked=True))
+            booked = await self.act("issue", engine.book(
+                cid, service, (soon, soon + 900_000), capacity=1_000_000))
             if booked is not None:
-                await self.act("check_in", engine.check_in(booked.id))
+                await self.act("check_in", engine.check_in(booked[0].id))
         else:
             channel = "online" if kind < 0.25 else "kiosk"
             priority = rng.choice(self.priorities) if rng.random() < 0.12 else None

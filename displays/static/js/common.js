@@ -61,6 +61,43 @@
     try { localStorage.removeItem('qms.' + kind + '.' + center + '.token'); } catch (e) { /* */ }
   };
 
+  /* The server's message catalogue (GET /api/v1/messages: {reason: [vi, en]}), loaded once
+     per page; refusals are rendered from their reason and fields in the page's language. */
+  Q.catalogue = {};
+  Q.messagesReady = fetch('/api/v1/messages', { headers: { Accept: 'application/json' } })
+    .then((r) => (r.ok ? r.json() : { messages: {} }))
+    .then((body) => { Q.catalogue = body.messages || {}; })
+    .catch(() => { /* the problem's own detail is shown instead */ });
+  /* Words of the system (a status, a state, an action) through "value.<word>" entries, as
+     queue_server/messages.py shows them. */
+  const WORD_FIELDS = ['status', 'state', 'action', 'allowed'];
+  const word = (value) => {
+    const pair = Q.catalogue['value.' + value];
+    return pair ? pair[Q.lang === 'en' ? 1 : 0] : value;
+  };
+  Q.message = function (reason, fields) {
+    const pair = Q.catalogue[reason];
+    if (!pair) return '';
+    let text = pair[Q.lang === 'en' ? 1 : 0];
+    for (const [name, value] of Object.entries(fields || {})) {
+      let shown = Array.isArray(value) ? value.join(', ') : String(value);
+      if (WORD_FIELDS.includes(name)) shown = shown.split(',').map(word).join(', ');
+      text = text.split('{' + name + '}').join(shown);
+    }
+    return text;
+  };
+  /* A refusal as one sentence in the page's language: the catalogue's, else the half of the
+     problem's "Vietnamese — English" detail. */
+  Q.describe = function (error) {
+    const problem = (error && error.problem) || {};
+    const detail = problem.detail || (error && error.message) || '';
+    const cut = detail.indexOf(' — ');
+    const half = cut >= 0 ? (Q.lang === 'en' ? detail.slice(cut + 3) : detail.slice(0, cut)) : detail;
+    // A reason of a whole kind (no fields) says less than the detail's specific English.
+    if (Q.lang === 'en' || !problem.reason || !Q.catalogue[problem.reason]) return half;
+    return Q.message(problem.reason, problem.fields) || half;
+  };
+
   class ApiError extends Error {
     constructor(status, problem) {
       super((problem && problem.detail) || 'HTTP ' + status);
@@ -74,11 +111,8 @@
       const parts = title.split(' / ');
       return parts.length === 2 ? parts[Q.lang === 'en' ? 1 : 0] : title;
     }
-    get reason() {
-      const detail = this.problem.detail || '';
-      const cut = detail.indexOf(' — ');
-      return cut >= 0 ? detail.slice(cut + 3) : detail;
-    }
+    /* The refusal's sentence in the page language (see Q.describe). */
+    get reason() { return Q.describe(this); }
   }
   Q.ApiError = ApiError;
 
@@ -96,7 +130,7 @@
       response = await fetch(path, { method: opts.method || 'GET', headers, body, cache: 'no-store' });
     } catch (error) {
       throw new ApiError(0, { title: 'Không kết nối được máy chủ / Cannot reach the server',
-                              detail: String(error) });
+                              detail: 'Kiểm tra mạng rồi thử lại. — Check the network and try again. (' + String(error) + ')' });
     }
     const type = response.headers.get('content-type') || '';
     const data = type.includes('json') ? await response.json().catch(() => null) : null;

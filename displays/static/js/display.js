@@ -17,7 +17,10 @@
     paused: ['Tạm dừng', 'Paused'],
     open: ['Sẵn sàng', 'Ready'],
     serving: ['Đang phục vụ', 'Serving'],
-    idle: ['Chưa có số nào được gọi', 'No call yet'],
+    idle: ['Mời công dân chờ đến lượt', 'Please wait for your number'],
+    dayClosed: ['Trung tâm đã kết thúc ngày làm việc. Hẹn gặp lại ông/bà!', 'The center has closed for the day.'],
+    queued: ['{n} người chờ riêng quầy này', '{n} waiting for this counter'],
+    atCounters: ['Chờ tại một quầy nhất định', 'Waiting for a particular counter'],
     to: ['→ Quầy {c}', '→ Counter {c}'],
     noToken: ['Chưa có mã thiết bị', 'No device token'],
     noTokenText: ['Nhập mã thiết bị màn hình do quản trị viên cấp (bắt đầu bằng dev.).',
@@ -88,7 +91,9 @@
 
   function renderCallout(call, flash) {
     const box = $('callout-text');
-    box.replaceChildren(...(call ? sentence(call) : [Q.el('span', { class: 'idle' }, tr('idle'))]));
+    const idle = board.dayClosed ? tr('dayClosed') : tr('idle');
+    box.replaceChildren(...(call ? sentence(call) : [Q.el('span', { class: 'idle' }, idle)]));
+    $('callout').dataset.number = call ? call.number : '';
     if (call && call.priority) box.append(Q.el('span', { class: 'badge prio' }, '★ ' + tr('priority')));
     if (flash) restartAnimation($('callout'), 'flash');
   }
@@ -124,7 +129,11 @@
       if (current) bits.push(serviceName(current.service));
       if (current && current.priority) bits.push('★ ' + priorityName(current.priority));
       if (!current) bits.push(c.state === 'open' ? tr('open') : c.state === 'paused' ? tr('paused') : tr('closed'));
+      if (c.queued) bits.push(tr('queued', { n: c.queued }));
       meta.textContent = bits.join(' · ');
+      card.dataset.state = c.state;
+      card.dataset.number = current ? current.number : '';
+      card.dataset.queued = String(c.queued || 0);
     }
     for (const [id, card] of cards) if (!shown.some((c) => c.id === id)) card.remove();
   }
@@ -154,7 +163,42 @@
         Q.el('span', { class: 'w-name' }, serviceName(s.id)),
         Q.el('span', { class: 'w-count' }, tr('people', { n: s.waiting })),
         Q.el('span', { class: 'w-eta' }, s.waiting ? Q.formatWait(s.eta_s) : '')));
+    const atCounters = board.waitingForCounters();
+    if (atCounters && !serviceFilter.length) {
+      rows.push(Q.el('div', { class: 'wait', 'data-service': '@counters' },
+        Q.el('span', { class: 'w-name' }, tr('atCounters')),
+        Q.el('span', { class: 'w-count' }, tr('people', { n: atCounters })),
+        Q.el('span', { class: 'w-eta' }, '')));
+    }
     $('waits').replaceChildren(...rows);
+  }
+
+  /* The banner says what stands now: the newest call still held by an open counter. */
+  let bannerId = null;
+  function renderBanner(flashCall) {
+    const call = board.banner();
+    const shownCall = call && callShown(call) ? call : null;
+    const id = shownCall ? shownCall.id + ':' + shownCall.at : null;
+    if (flashCall || id !== bannerId) {
+      renderCallout(shownCall && Object.assign({ recall: shownCall.type === 'recalled' }, shownCall), !!flashCall);
+    }
+    bannerId = id;
+  }
+
+  /* Per-counter waiting counts come with snapshots; between them the board keeps them from
+     events, and when they stop adding up to the server's totals it reads them again. */
+  let resync = null;
+  function checkQueued() {
+    if (board.queuedAtCounters() === board.waitingForCounters() || resync) return;
+    resync = setTimeout(async () => {
+      try {
+        const snap = await Q.api('/api/v1/centers/' + encodeURIComponent(center) + '/live', { token });
+        board.applyQueued(snap);
+        renderCounters();
+        renderWaits();
+      } catch (e) { /* the next event or snapshot tries again */ }
+      resync = null;
+    }, 300);
   }
 
   // The history goes last: it keeps only the lines that fit beside the others.
@@ -193,6 +237,7 @@
   });
 
   function announce(call) {
+    bannerId = call.id + ':' + call.at;
     renderCallout(call, true);
     const card = cards.get(call.counter);
     if (card) restartAnimation(card, 'flash');
@@ -208,12 +253,15 @@
       Q.clock.learn(snap.now);
       board.applySnapshot(snap);
       renderAll();
-      const last = board.recent.find(callShown);
-      renderCallout(last ? Object.assign({ recall: last.type === 'recalled' }, last) : null, false);
+      bannerId = undefined;
+      renderBanner(null);
+      checkQueued();
     } else if (frame.type === 'event') {
       const call = board.applyEvent(frame.event, frame.id);
       renderAll();
       if (call && callShown(call)) announce(call);
+      else renderBanner(null);
+      checkQueued();
     } else if (frame.type === 'heartbeat') {
       Q.clock.learn(frame.at);
     }

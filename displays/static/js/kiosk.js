@@ -10,14 +10,22 @@
     province: ['Trung tâm Phục vụ hành chính công', 'Public Administration Service Center'],
     prompt: ['Chạm vào dịch vụ để lấy số thứ tự', 'Touch a service to take a ticket'],
     priorityOpen: ['★ Đối tượng ưu tiên', '★ Priority groups'],
-    priorityTitle: ['Bạn thuộc đối tượng ưu tiên nào?', 'Which priority group are you in?'],
+    priorityTitle: ['Ông/Bà thuộc đối tượng ưu tiên nào?', 'Which priority group are you in?'],
     priorityNone: ['Không ưu tiên', 'No priority'],
     priorityChosen: ['Ưu tiên: {p}', 'Priority: {p}'],
     waiting: ['{n} người đang chờ', '{n} waiting'],
-    ticketLabel: ['Số thứ tự của bạn', 'Your ticket number'],
-    ahead: ['Trước bạn: {n} người', 'Ahead of you: {n}'],
+    ticketLabel: ['Số thứ tự của ông/bà', 'Your ticket number'],
+    ahead: ['Số người đứng trước: {n}', 'Ahead of you: {n}'],
     eta: ['Thời gian chờ dự kiến: {t}', 'Estimated wait: {t}'],
-    qrHint: ['Quét mã để theo dõi lượt của bạn trên điện thoại', 'Scan to follow your turn on your phone'],
+    qrHint: ['Quét mã để theo dõi lượt trên điện thoại', 'Scan to follow your turn on your phone'],
+    scanHint: ['Có thể quét mã QR trên CCCD gắn chip', 'You may scan the QR code of a chip ID card'],
+    cccdTitle: ['Đã đọc căn cước công dân', 'ID card read'],
+    cccdWho: ['{name}, sinh ngày {dob} ({age} tuổi), số CCCD {id}', '{name}, born {dob} ({age}), ID card {id}'],
+    cccdSuggest: ['Ông/Bà từ 60 tuổi trở lên là người cao tuổi theo Luật Người cao tuổi 2009 và được ưu tiên. Lấy số ưu tiên?', 'Citizens aged 60 or more are elderly by the Law on the Elderly (2009) and have priority. Take a priority ticket?'],
+    cccdYes: ['★ Đúng, lấy số ưu tiên', '★ Yes, priority ticket'],
+    cccdNo: ['Không cần ưu tiên', 'No priority'],
+    citizenChosen: ['CCCD {id}', 'ID card {id}'],
+    cccdBad: ['Không đọc được mã QR của CCCD, ông/bà vui lòng quét lại', 'The ID card QR code could not be read; please scan again'],
     printAgain: ['In lại', 'Print again'],
     done: ['Xong', 'Done'],
     closed: ['Trung tâm đã đóng cửa', 'Center closed'],
@@ -49,7 +57,7 @@
   const name = (x) => (Q.lang === 'en' ? x.name_en : x.name);
 
   function screen(id) {
-    for (const s of ['home', 'priorities', 'ticket', 'closed']) $(s).hidden = s !== id;
+    for (const s of ['home', 'priorities', 'ticket', 'closed', 'cccd']) $(s).hidden = s !== id;
   }
   function showMessage(title, text, askToken) {
     $('message-title').textContent = title;
@@ -84,7 +92,27 @@
     $('priority-chosen').replaceChildren(chosen ? tr('priorityChosen', { p: name(chosen) }) : '',
       chosen ? Q.el('button', { type: 'button', class: 'chip-x', 'aria-label': '✕', onclick: () => { priority = ''; refresh(); } }, '✕') : '');
     $('priority-open').classList.toggle('active', !!chosen);
+    $('citizen-chosen').hidden = !citizen;
+    $('citizen-chosen').textContent = citizen ? tr('citizenChosen', { id: citizen.masked }) : '';
   }
+
+  /* A chip ID card's QR, typed by the scanner (cccd.js): the id is shown masked, the date of
+     birth of a citizen 60 or older suggests the elderly priority, to be confirmed. Nothing of
+     it is stored or sent: it is forgotten with the ticket. */
+  let citizen = null;
+  function onCard(card) {
+    if (!config || $('home').hidden && $('priorities').hidden) return;
+    const age = Q.Cccd.age(card.birth, new Date(Q.clock.now()));
+    citizen = { masked: Q.Cccd.masked(card.id) };
+    const elderly = age !== null && age >= Q.Cccd.ELDERLY_AGE && config.priorities.some((p) => p.id === 'elderly');
+    if (!elderly) { screen('home'); refresh(); return; }
+    $('cccd-who').textContent = tr('cccdWho', { name: card.name || '—', dob: Q.Cccd.formatDate(card.birth),
+                                                age, id: citizen.masked });
+    $('cccd-suggest').textContent = tr('cccdSuggest');
+    screen('cccd');
+    $('cccd-yes').focus();
+  }
+  function forgetCitizen() { citizen = null; }
 
   function renderPriorities() {
     $('priority-list').replaceChildren(...config.priorities.map((p) =>
@@ -122,6 +150,7 @@
       const issued = await Q.api('/api/v1/centers/' + encodeURIComponent(center) + '/tickets',
                                  { method: 'POST', body, token, headers: { 'Idempotency-Key': key } });
       priority = '';
+      forgetCitizen();
       await showTicket(issued, service);
     } catch (error) {
       if (error.status === 409) { renderClosed(); return; }
@@ -172,13 +201,15 @@
     ticket.classList.add('measuring');
     const mm = Math.ceil((ticket.getBoundingClientRect().height * 25.4) / 96) + 2;
     ticket.classList.remove('measuring');
-    let style = $('page-size');
-    if (!style) document.head.append((style = Q.el('style', { id: 'page-size' })));
-    style.textContent = '@media print { @page { size: 80mm ' + mm + 'mm; margin: 0; } }';
+    // A constructed stylesheet, not a <style> element: the page's CSP allows no inline style.
+    const sheet = new CSSStyleSheet();
+    sheet.replaceSync('@media print { @page { size: 80mm ' + mm + 'mm; margin: 0; } }');
+    document.adoptedStyleSheets = [sheet];
   }
 
   function goHome() {
     clearTimeout(backTimer);
+    forgetCitizen();
     screen(config.open_now ? 'home' : 'closed');
     refresh();
   }
@@ -217,7 +248,8 @@
       'priority-title': 'priorityTitle', 'priority-none': 'priorityNone', 'ticket-label': 'ticketLabel',
       'qr-hint': 'qrHint', 'print-again': 'printAgain', done: 'done', 'closed-title': 'closed',
       'closed-sub': 'closedSub', 'hours-title': 'hours', 'p-label': 'pLabel', 'token-label': 'tokenLabel',
-      'token-save': 'save' };
+      'token-save': 'save', 'scan-hint': 'scanHint', 'cccd-title': 'cccdTitle', 'cccd-yes': 'cccdYes',
+      'cccd-no': 'cccdNo' };
     for (const [id, key] of Object.entries(ids)) $(id).textContent = tr(key);
     const other = new URLSearchParams(Q.params);
     other.set('lang', Q.lang === 'en' ? 'vi' : 'en');
@@ -233,6 +265,9 @@
     $('priority-open').addEventListener('click', () => { renderPriorities(); screen('priorities'); });
     $('priority-none').addEventListener('click', () => { priority = ''; screen('home'); refresh(); });
     $('done').addEventListener('click', goHome);
+    $('cccd-yes').addEventListener('click', () => { priority = 'elderly'; screen('home'); refresh(); });
+    $('cccd-no').addEventListener('click', () => { priority = ''; screen('home'); refresh(); });
+    Q.Cccd.listen(onCard, () => toast(tr('cccdBad')));
     $('print-again').addEventListener('click', () => window.print());
     $('token-form').addEventListener('submit', (event) => {
       event.preventDefault();

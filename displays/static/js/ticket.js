@@ -1,13 +1,16 @@
-/* A citizen's ticket: /t/{ticket_id}#tk.… (the secret rides in the fragment, is kept in
-   localStorage and leaves the address bar). Live over /ws/ticket/{id}?token=tk.…; a call
-   raises a banner, a beep and a vibration; a transfer is followed to the new number. */
+/* A citizen's ticket: /t/{ticket_id}#tk.… The secret rides in the fragment and stays there,
+   so the link still works when it is copied or sent to oneself (a fragment is never sent to a
+   server nor written to a log); it is also kept in localStorage. Live over
+   /ws/ticket/{id}?token=tk.…; a call raises a banner, a beep and a vibration; a transfer is
+   followed to the new number. Without the secret the page still shows the public facts
+   (number, center, status, position) from /api/v1/public/tickets/{id}, refreshed. */
 (function () {
   'use strict';
   const Q = window.QMS;
   const $ = (id) => document.getElementById(id);
   const tr = Q.translator({
-    title: ['Số thứ tự của bạn', 'Your ticket'],
-    aheadLabel: ['người trước bạn', 'people ahead of you'],
+    title: ['Số thứ tự của ông/bà', 'Your ticket'],
+    aheadLabel: ['người đứng trước', 'people ahead'],
     etaLabel: ['thời gian chờ dự kiến', 'estimated wait'],
     booked: ['Đã đặt lịch hẹn', 'Appointment booked'],
     waiting: ['Đang chờ', 'Waiting'],
@@ -17,22 +20,24 @@
     no_show: ['Vắng mặt khi được gọi', 'Missed (not present when called)'],
     transferred: ['Đã chuyển', 'Transferred'],
     cancelled: ['Đã hủy', 'Cancelled'],
-    calledTitle: ['ĐẾN LƯỢT BẠN!', "IT'S YOUR TURN!"],
+    calledTitle: ['ĐẾN LƯỢT ÔNG/BÀ!', "IT'S YOUR TURN!"],
     calledWhere: ['Mời đến {c}', 'Please go to {c}'],
     counter: ['Quầy {c}', 'Counter {c}'],
     soundOn: ['🔔 Bật âm báo khi đến lượt', '🔔 Turn on the sound alert'],
     cancel: ['Hủy số thứ tự', 'Cancel this ticket'],
     cancelSure: ['Bấm lần nữa để xác nhận hủy', 'Tap again to confirm'],
-    ratingTitle: ['Bạn đánh giá thế nào về dịch vụ?', 'How was the service?'],
+    ratingTitle: ['Ông/Bà đánh giá thế nào về dịch vụ?', 'How was the service?'],
     r1: ['Rất không hài lòng', 'Very unhappy'], r2: ['Không hài lòng', 'Unhappy'],
     r3: ['Bình thường', 'Neutral'], r4: ['Hài lòng', 'Happy'], r5: ['Rất hài lòng', 'Very happy'],
-    thanks: ['Cảm ơn bạn đã đánh giá ({n}/5).', 'Thank you for your rating ({n}/5).'],
+    thanks: ['Cảm ơn ông/bà đã đánh giá ({n}/5).', 'Thank you for your rating ({n}/5).'],
     live: ['Cập nhật trực tiếp', 'Live'],
     offline: ['Mất kết nối, đang thử lại…', 'Connection lost, reconnecting…'],
     appointment: ['Lịch hẹn: {t}', 'Appointment: {t}'],
-    transferredTo: ['Bạn đã được chuyển sang số {n}', 'You were moved to number {n}'],
-    noToken: ['Không có mã của số thứ tự này', 'No secret for this ticket'],
-    noTokenText: ['Hãy mở lại đường dẫn hoặc mã QR trên phiếu của bạn.', 'Open the link or QR code on your ticket again.'],
+    transferredTo: ['Ông/Bà đã được chuyển sang số {n}', 'You were moved to number {n}'],
+    publicOnly: ['Thông tin công khai của số thứ tự', 'The public facts of this ticket'],
+    publicOnlyText: ['Để hủy số, đánh giá hoặc được báo khi đến lượt, ông/bà hãy mở đường liên kết đầy đủ hoặc quét mã QR trên phiếu.',
+                     'To cancel, rate or be alerted when called, open the full link or scan the QR code on the ticket.'],
+    badLink: ['Đường liên kết không đúng', 'This is not a ticket link'],
     c4403: ['Mã không khớp với số thứ tự này', 'The secret does not match this ticket'],
     c4404: ['Không tìm thấy số thứ tự', 'Unknown ticket'],
     c4401: ['Thiếu mã của số thứ tự', 'The ticket secret is missing'],
@@ -53,10 +58,10 @@
     if (hash.startsWith('tk.')) {
       token = hash;
       keepToken(ticketId);
-      history.replaceState(null, '', location.pathname + location.search);
       return;
     }
     try { token = localStorage.getItem(storageKey(ticketId)) || ''; } catch (e) { token = ''; }
+    if (token) history.replaceState(null, '', location.pathname + location.search + '#' + token);
   }
 
   function error(title, text, info) {
@@ -73,8 +78,9 @@
   function follow(newId) {
     if (!newId || newId === ticketId) return;
     ticketId = newId;
-    keepToken(newId);
-    history.replaceState(null, '', '/t/' + encodeURIComponent(newId) + location.search);
+    if (token) keepToken(newId);
+    history.replaceState(null, '', '/t/' + encodeURIComponent(newId) + location.search
+                         + (token ? '#' + token : ''));
     error(null);
   }
 
@@ -97,10 +103,39 @@
     const isCalled = t.status === 'called';
     $('called').hidden = !isCalled;
     if (isCalled) $('called-where').textContent = tr('calledWhere', { c: counterName(t.counter) });
-    $('cancel-box').hidden = !queued;
-    $('rating-box').hidden = t.status !== 'done';
-    if (t.status === 'done') renderRating(t.rating);
-    if (isCalled) alertOnce(t);
+    $('cancel-box').hidden = !queued || !token;
+    $('rating-box').hidden = t.status !== 'done' || !token;
+    if (t.status === 'done' && token) renderRating(t.rating);
+    if (isCalled && token) alertOnce(t);
+  }
+
+  /* Without the secret: the facts anyone in the hall can see, refreshed every 20 s. */
+  async function loadPublic() {
+    const p = await Q.api('/api/v1/public/tickets/' + encodeURIComponent(ticketId));
+    if (p.status === 'transferred' && p.to_ticket) {
+      follow(p.to_ticket);
+      return loadPublic();
+    }
+    $('center-name').textContent = p.center_name;
+    render({ ticket: { id: p.id, number: p.number, service: p.service, status: p.status,
+                       priority: '', counter: p.counter, appt: p.appt, rating: 0 },
+             ahead: p.ahead, estimated_wait_s: p.estimated_wait_s });
+    return p;
+  }
+
+  async function followPublic() {
+    try {
+      const p = await loadPublic();
+      error(tr('publicOnly'), tr('publicOnlyText'), true);
+      if (['done', 'cancelled', 'no_show', 'expired'].includes(p.status)) return;
+    } catch (e) {
+      if (e.status === 404 || e.status === 422) {
+        error(e.status === 404 ? tr('c4404') : tr('badLink'), Q.describe(e));
+        return;
+      }
+      error(e.title, Q.describe(e));
+    }
+    setTimeout(followPublic, 20000);
   }
 
   function alertOnce(t) {
@@ -126,7 +161,7 @@
       await Q.api('/api/v1/tickets/' + encodeURIComponent(ticketId) + '/rating',
                   { method: 'POST', body: { level }, headers: { 'X-Ticket-Token': token } });
       renderRating(level);
-    } catch (e) { error(e.title, e.reason); }
+    } catch (e) { error(e.title, Q.describe(e)); }
   }
 
   let confirmTimer = null;
@@ -143,7 +178,7 @@
       await Q.api('/api/v1/tickets/' + encodeURIComponent(ticketId) + '/cancel',
                   { method: 'POST', headers: { 'X-Ticket-Token': token } });
       await load();
-    } catch (e) { error(e.title, e.reason); }
+    } catch (e) { error(e.title, Q.describe(e)); }
   }
 
   async function load() {
@@ -184,7 +219,7 @@
     $('lang-switch').textContent = Q.lang === 'en' ? 'Tiếng Việt' : 'English';
     $('cancel').addEventListener('click', cancel);
     readToken();
-    if (!token) { error(tr('noToken'), tr('noTokenText')); return; }
+    if (!token) { followPublic(); return; }
     if (sound.available && sound.locked) {
       $('sound-on').hidden = false;
       $('sound-on').addEventListener('click', async () => { if (await sound.unlock()) $('sound-on').hidden = true; });
@@ -197,7 +232,7 @@
     try {
       await load();
     } catch (e) {
-      error(e.status === 404 ? tr('c4404') : e.status === 403 ? tr('c4403') : e.title, e.reason);
+      error(e.status === 404 ? tr('c4404') : e.status === 403 ? tr('c4403') : e.title, Q.describe(e));
       return;
     }
     if (!config || !config.ws_port) return;
