@@ -191,7 +191,7 @@ def run_live(args: argparse.Namespace) -> int:
                           "`python -m queue_server run` keeps its data).")
     day = args.day or args.date or _today()
     try:
-        rows = asyncio.run(staff_day.collect(url, center.id, day))
+        rows = asyncio.run(staff_day.collect(url, center.id, day, province))
     except (QmsError, OSError, TimeoutError) as error:
         raise ReportError(f"Could not read Redis at {url.rpartition('@')[2]}: "
                           f"{type(error).__name__}: {error}", exit_code=1) from None

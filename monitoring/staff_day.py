@@ -1,12 +1,13 @@
-"""Staff productivity of one center on one day, from the day's totals the scripts keep.
+"""Staff productivity of one center on one day, from the day's projected totals in Redis.
 
-``python -m monitoring.report --live --center C [--day YYYY-MM-DD]`` shows it. The engine's
-scripts add, in the same step as each transition, per-staff totals to the center's
-``day:<YYYYMMDD>`` hash (local day, Asia/Ho_Chi_Minh; kept 40 days), which
+``python -m monitoring.report --live --center C [--day YYYY-MM-DD]`` shows it. The
+projection of the center's event stream keeps per-staff totals in the center's
+``day:<YYYYMMDD>`` hash (local day, Asia/Ho_Chi_Minh; kept 40 days; brought up to date
+first by this module, an idempotent step any replica may take), which
 :func:`queue_server.snapshots.expand_day` names: ``st:<staff>:`` ``served``, ``svc_ms``,
 ``wait_ms`` (of the tickets they completed), ``noshow``, ``rating_sum``, ``rating_n`` and
 ``paused_ms``. This module only reads that hash (one HGETALL) and the staff members' display
-names; it never writes. Reports over longer periods come from the archive
+names. Reports over longer periods come from the archive
 (:mod:`queue_server.archive.reports`); time paused is only here.
 """
 
@@ -21,7 +22,10 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 from queue_server import keys
+from queue_server.projector import Projector
+from queue_server.province import Province, load_province
 from queue_server.redis_client import RedisClient, connect
+from queue_server.script_runner import ScriptRunner
 from queue_server.snapshots import expand_day
 
 STAFF_PREFIX = "st:"
@@ -178,10 +182,16 @@ async def read_names(client: RedisClient, staff: Sequence[str]) -> dict[str, str
     return {s: n.decode() for s, n in zip(staff, names, strict=True) if n}
 
 
-async def collect(url: str, center: str, day: dt.date) -> list[StaffDay]:
+async def collect(url: str, center: str, day: dt.date,
+                  province: Province | None = None) -> list[StaffDay]:
     client = connect(url)
     try:
         async with asyncio.timeout(READ_TIMEOUT_S):
+            # The day's totals are a projection of the events: bring it up to date first.
+            runner = ScriptRunner(client, batch=False)
+            await runner.load()
+            chosen = province or load_province()
+            await Projector(runner, chosen).catch_up([chosen.center(center)])
             day_hash = await read_day(client, center, day)
             staff = sorted({f[len(STAFF_PREFIX):].rpartition(":")[0] for f in day_hash
                             if f.startswith(STAFF_PREFIX)} - {""})
