@@ -19,6 +19,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query
 from starlette.responses import FileResponse, Response
 
+from monitoring.archive_metrics import archive_families
 from monitoring.collector import CONTENT_TYPE, build_families, read_snapshots
 from monitoring.exposition import render
 from queue_server.api.deps import ServicesDep
@@ -65,8 +66,9 @@ async def metrics(
         return problem(503, "unavailable", str(error), retry_after=RETRY_AFTER_S)
     # Building and rendering tens of thousands of lines is CPU work: off the event loop, so
     # the requests and sockets of this replica keep being served meanwhile.
+    archive = await archive_families(services, centers)
     body = await asyncio.to_thread(
-        lambda: render(build_families(province, centers, snapshots)))
+        lambda: render([*build_families(province, centers, snapshots), *archive]))
     return Response(body, media_type=CONTENT_TYPE)
 
 

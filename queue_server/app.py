@@ -31,10 +31,12 @@ from queue_server.api import (
     health,
     problems,
     public,
+    reports,
     staff,
     tickets,
 )
 from queue_server.api.deps import Services
+from queue_server.archive.runtime import start_archive
 from queue_server.auth import TokenSigner
 from queue_server.booking import Bookings
 from queue_server.day_scheduler import DayScheduler
@@ -120,6 +122,8 @@ async def build_services(settings: Settings, stack: AsyncExitStack) -> Services:
                                                   settings.login_window_s)),
         signer=TokenSigner(settings.secret_key, settings.staff_token_hours * 3600),
         bookings=Bookings(engine, province), projector=projector)
+    # The durable record (docs/archive.md): PostgreSQL and the archiver, off the request path.
+    services.extras["archive"] = await start_archive(settings, url, province, stack)
     # Derived figures and the centers' days: every replica runs both (each step is atomic
     # and checks its own precondition in Redis, so running them twice changes nothing).
     for name, job in (("qms-projector", projector.run_forever()),
@@ -176,15 +180,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     faults.install(app)
     app.add_api_route("/", web.index_page, include_in_schema=False)
     app.add_api_route("/docs", web.docs_page, include_in_schema=False)
-    for module in (public, tickets, counters, admin, staff, health):
+    for module in (public, tickets, counters, admin, staff, reports, health):
         app.include_router(module.router)
     # Pages and their helpers live beside the code they show (displays/, counters/,
     # monitoring/); each package exposes one router.
     from counters.routes import router as counter_pages
     from displays.routes import router as display_pages
+    from monitoring.archive_pages import router as archive_pages
     from monitoring.routes import router as monitoring_pages
 
-    for router in (display_pages, counter_pages, monitoring_pages):
+    for router in (display_pages, counter_pages, monitoring_pages, archive_pages):
         app.include_router(router)
     # The kiosk's issue path is served by a lean Starlette route (api/fast.py); the FastAPI
     # route of the same path behind it documents it.

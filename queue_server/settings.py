@@ -40,6 +40,14 @@ class Settings:
     script_batching: bool = True
     enforce_hours: bool = True             # refuse walk-in tickets outside opening hours
     gc_full_every_s: float = 3600.0        # a planned full garbage collection (0: Python's own)
+    database_url: str | None = None        # the archive's PostgreSQL; None: the embedded one
+                                           # under data_dir/postgres
+    archive: bool = True                   # follow the streams into PostgreSQL (docs/archive.md)
+    archive_batch: int = 500               # events per center per transaction
+    archive_poll_s: float = 1.0            # pause after a round that found nothing more
+    archive_retry_max_s: float = 10.0      # longest pause between retries in an outage
+    archive_personal_days: int = 180       # citizen id / ticket secret hashes kept this long
+    archive_record_years: int = 0          # tickets and events kept this long (0: for good)
     audio_dir: Path = Path("var/audio")
     log_level: str = "info"
     # Reliability and security (docs/reliability.md, docs/operations.md).

@@ -56,7 +56,9 @@ class LiveServer:
         env = {**os.environ, "QMS_REDIS_URL": self.redis_url, "QMS_PORT": str(self.port),
                "QMS_WS_PORT": str(self.ws_port), "QMS_DATA_DIR": str(self.data_dir),
                "QMS_SECRET_KEY": SECRET, "QMS_ENFORCE_HOURS": "0",
-               "QMS_METRICS_TOKEN": METRICS_TOKEN, **self.extra_env}
+               "QMS_METRICS_TOKEN": METRICS_TOKEN,
+               # No archive unless a test asks (tests/test_archive_*.py): no PostgreSQL each.
+               "QMS_ARCHIVE": "0", **self.extra_env}
         self.data_dir.mkdir(parents=True, exist_ok=True)
         with (self.data_dir / f"server-{self.port}.log").open("ab") as log:
             self.process = subprocess.Popen(

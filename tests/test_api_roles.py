@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import random
+import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -223,6 +224,21 @@ def audio_key(world: World, center: str, ready: bool) -> Call:
     return Call({"key": said["key"]})
 
 
+def archived_ticket(world: World, center: str, ready: bool) -> Call:
+    """A ticket of ``center`` already in the archive (the archiver polls every 0.1 s)."""
+    today = dt.datetime.now(dt.timezone(dt.timedelta(hours=7))).date().isoformat()
+    if not ready:
+        return Call({"center_id": center}, query={"day": today, "number": "A001"})
+    ticket, _ = world.issue(center)
+    query = {"day": today, "number": ticket.rsplit("-", 1)[1]}
+    path = f"/api/v1/centers/{center}/audit"
+    for _ in range(100):
+        if world.ask("GET", path, world.tokens["province"], params=query).status_code == 200:
+            break
+        time.sleep(0.05)
+    return Call({"center_id": center}, query=query)
+
+
 def device_to_revoke(world: World, center: str, ready: bool) -> Call:
     made = world.ask("POST", "/api/v1/devices", world.tokens["province"],
                      json={"kind": "display", "center": center}).json()
@@ -366,6 +382,10 @@ ROWS = [
         ONE),
     Row("POST", "/api/v1/qr", public(), plain(body={"data": "https://dichvucong.gov.vn/t/x"}),
         ONE),
+    # queue_server/api/reports.py: the archive
+    Row("GET", "/api/v1/reports", only("supervisor", anywhere=("province",)),
+        lambda w, c, ready: Call(query={"center": c, "period": "day", "by": "service"})),
+    Row("GET", C + "/audit", only("supervisor", anywhere=("province",)), archived_ticket),
     # monitoring/routes.py: the scrape token (tests/test_metrics.py) or a province login
     Row("GET", "/metrics", centerless(only(anywhere=("province",))), plain(query={"center": A}),
         ONE),

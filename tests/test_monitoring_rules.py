@@ -46,6 +46,9 @@ ALERTS = [
     "QmsAllReplicasDown",
     "QmsTargetsAbsent",
     "QmsProjectionBehind",
+    "QmsArchiveLagging",
+    "QmsArchiveDown",
+    "QmsArchiveGap",
 ]
 UIDS = [
     "qms-province-overview",
