@@ -77,6 +77,8 @@ class TransferIn(Body):
     to_service: str | None = Field(None, max_length=64)
     to_counter: str | None = Field(None, max_length=64)
     note: str = Field("", max_length=500)
+    force: bool = Field(False, description="a supervisor's move only: send it to a counter "
+                                           "that is not open, where it waits for that counter")
 
 
 class PauseIn(Body):
