@@ -93,6 +93,14 @@ class Projector:
     def progress(self, center: str) -> CenterProgress:
         return self.state.centers.setdefault(center, CenterProgress())
 
+    def progress_total(self) -> int:
+        """Events this process applied, all centers."""
+        return sum(p.applied_events for p in self.state.centers.values())
+
+    def conflicts_total(self) -> int:
+        """Batches another replica applied first."""
+        return sum(p.conflicts for p in self.state.centers.values())
+
     async def catch_up(self, centers: Sequence[Center] | None = None) -> int:
         """Apply everything the streams hold now; answers the events applied. Concurrent
         callers in one process share the work (the collector calls it before every scrape)."""
