@@ -228,7 +228,7 @@ def _profile(root: _Fields) -> DemandProfile:
     no_show, patience, staff = root.sub("no_show"), root.sub("patience"), root.sub("staff")
     target = root.sub("target")
     services = _services(root)
-    categories = priority.weights("categories")
+    categories = priority.weights("categories", default={})
     if categories and abs(sum(categories.values()) - 1) > 1e-6:
         raise priority.fail("categories", f"expected shares summing to 1, got "
                                           f"{sum(categories.values()):g}")
