@@ -112,6 +112,8 @@ def _wait_figures(visits: list[Visit], target_ms: float) -> Figures:
         out["p90_wait_min"] = percentile(stayed, 0.9) / 60_000
     if could:
         out["within_target"] = within / len(could)
+    # Counts behind the share, so replications can be pooled (the staffing advisor does).
+    out["within_n"], out["eligible_n"] = float(within), float(len(could))
     return out
 
 

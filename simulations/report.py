@@ -88,9 +88,9 @@ def _series(center: CenterResult, name: str, scale: float = 1.0
 
 
 def plot_day(result: DayResult, path: Path, centers: int = 3) -> Path:
-    """The day as a PNG: per center (the ``centers`` furthest from the target) waits with their confidence band,
-    queue and counters, utilisation and share within target; with more centers, a heat map of
-    the share within target over every center and hour as well."""
+    """The day as a PNG: per center (the ``centers`` furthest from the target) waits with
+    their confidence band, queue and counters, utilisation and share within target; with more
+    centers, heat maps of every center and hour as well."""
     import matplotlib
 
     matplotlib.use("Agg")
