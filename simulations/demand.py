@@ -25,6 +25,7 @@ from simulations.errors import PlanningInputError
 
 DEFAULT_DEMAND_FILE = Path(__file__).parent / "data" / "demand_quangninh.toml"
 DISTRIBUTIONS = ("lognormal", "gamma", "exponential", "fixed")
+SUM_TOLERANCE = 0.001  # shares written with a few decimals must still add up to 1
 
 
 @dataclass(frozen=True)
@@ -229,7 +230,7 @@ def _profile(root: _Fields) -> DemandProfile:
     target = root.sub("target")
     services = _services(root)
     categories = priority.weights("categories", default={})
-    if categories and abs(sum(categories.values()) - 1) > 1e-6:
+    if categories and abs(sum(categories.values()) - 1) > SUM_TOLERANCE:
         raise priority.fail("categories", f"expected shares summing to 1, got "
                                           f"{sum(categories.values()):g}")
     appointment, online = channels.share("appointment"), channels.share("online")
@@ -285,7 +286,7 @@ def _services(root: _Fields) -> dict[str, ServiceDemand]:
             time=entry.distribution(default_mean_s=0.0),
             transfer_share=transfer_share, transfer_to=transfer_to, intensity=intensity)
     total = sum(s.share for s in services.values())
-    if abs(total - 1) > 1e-6:
+    if abs(total - 1) > SUM_TOLERANCE:
         raise root.fail("service", f"expected service shares summing to 1, got {total:g}")
     return services
 
