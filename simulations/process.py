@@ -142,6 +142,7 @@ class CenterDay:
         self.visits: dict[str, Visit] = {}
         self.booked: dict[str, str] = {}  # citizen key → ticket, appointments not checked in
         self.gone: set[str] = set()
+        self.early: set[str] = set()
         self.entries = 0
 
     # ------------------------------------------------------------------ scheduling
@@ -156,6 +157,18 @@ class CenterDay:
                 self.clock.at(citizen.book_ms, partial(self._book, citizen))
                 if citizen.channel == APPOINTMENT and citizen.shows_up:
                     self.clock.at(citizen.arrive_ms, partial(self._check_in, citizen))
+
+    def settled(self, now_ms: int) -> bool:
+        """Nothing left to happen: everyone has come, nobody waits, no counter has anyone."""
+        if self.early or any(max(c.arrive_ms, c.book_ms) > now_ms for c in self.citizens):
+            return False
+        if any(v.outcome == "waiting" for v in self.visits.values()):
+            return False
+        return all(run.state in ("closed", "idle", "paused") for run in self.runs)
+
+    async def stop_staffing(self) -> None:
+        """Close every counter now (each after the ticket in hand, if any)."""
+        await self._staff(0)
 
     def close(self, now_ms: int) -> CenterRecord:
         """The day's end: whoever still waits expires, counters still open are closed."""
@@ -181,10 +194,14 @@ class CenterDay:
             await self._enter(citizen, entry, ONLINE)
         else:
             self.booked[citizen.key] = entry.ticket
+            if citizen.key in self.early:  # came in while the booking was still being made
+                self.early.discard(citizen.key)
+                await self._check_in(citizen)
 
     async def _check_in(self, citizen: Citizen) -> None:
         ticket = self.booked.pop(citizen.key, None)
-        if ticket is None:  # the booking failed (live): counted there
+        if ticket is None:  # live: the booking is still on its way; check in when it lands
+            self.early.add(citizen.key)
             return
         entry = await self.backend.check_in(citizen, ticket)
         await self._enter(citizen, entry, APPOINTMENT)
