@@ -1,0 +1,176 @@
+"""The sockets and replicas sweeps of ``simulations.bench.scale``: the real server, lean display
+clients, call-next over HTTP, every frame matched with its call (as the ``api`` bench does)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import socket
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from queue_server.embedded import EmbeddedRedis
+from simulations.bench._api_stack import (
+    HOST,
+    ApiServer,
+    CpuWatch,
+    Stack,
+    largest_center,
+    memory_kib,
+    raise_fd_limit,
+)
+from simulations.bench._api_ws import PER_PROCESS, FanOut
+from simulations.bench._http_load import HttpClient
+from simulations.bench._lean_ws import LeanClients
+
+FRAME_BYTES = 300  # about the size of a "called" event frame
+EVENTS_PER_CALL = 3  # called, started, completed: every display gets all three
+CALL_INTERVAL_S = 0.5
+
+
+def loopback_send_usec(pairs: int, rounds: int = 20) -> float:
+    """The kernel's cost of one small TCP send over loopback (the receiver's work runs in the
+    sender's system call there), per socket: the floor of any fan-out on this machine."""
+    listener = socket.create_server((HOST, 0))
+    port = listener.getsockname()[1]
+    clients, servers = [], []
+    try:
+        for _ in range(pairs):
+            clients.append(socket.create_connection((HOST, port)))
+            servers.append(listener.accept()[0])
+        for sock in clients:
+            sock.setblocking(False)
+        payload = b"x" * FRAME_BYTES
+        spent = 0.0
+        for _ in range(rounds):
+            start = time.perf_counter()
+            for sock in servers:
+                sock.send(payload)
+            spent += time.perf_counter() - start
+            for sock in clients:
+                try:
+                    while sock.recv(65536):
+                        pass
+                except BlockingIOError:
+                    pass
+        return round(spent * 1e6 / (pairs * rounds), 2)
+    finally:
+        for sock in clients + servers:
+            sock.close()
+        listener.close()
+
+
+async def _redis_cpu(stack: Stack) -> float:
+    """Redis's CPU seconds so far (INFO cpu: finer than /proc's clock ticks)."""
+    info = await stack.client.info("cpu")
+    return float(info["used_cpu_sys"]) + float(info["used_cpu_user"])
+
+
+async def _fan_out(servers: list[ApiServer], stack: Stack, sockets: int, calls: int
+                   ) -> dict[str, Any]:
+    """``sockets`` display sockets on the largest center, split over the servers; ``calls``
+    call-next requests through the first, each then started and completed."""
+    center = largest_center(stack.province)
+    stations = stack.stations_of(center.id)
+    await stack.fill_queues(calls // len(stations) + 2)
+    path = f"/ws/display/{center.id}?token={stack.display[center.id]}"
+    shares = [sockets // len(servers) + (1 if k < sockets % len(servers) else 0)
+              for k in range(len(servers))]
+    before = [memory_kib(s.pid) for s in servers]
+    clients = [await LeanClients.start(HOST, s.ws_port, [(path, center.id, n)], PER_PROCESS)
+               for s, n in zip(servers, shares, strict=True)]
+    http = HttpClient(HOST, servers[0].port)
+    try:
+        for group in clients:
+            await group.ready(timeout=300)
+        await asyncio.sleep(2.0)
+        after = [memory_kib(s.pid) for s in servers]
+        pids = {f"server{k}": s.pid for k, s in enumerate(servers)}
+        watch = CpuWatch(pids)
+        redis_before = await _redis_cpu(stack)
+        sends: dict[str, int] = {}
+        for i in range(calls):
+            station = stations[i % len(stations)]
+            base = f"/api/v1/centers/{center.id}/counters/{station.counter}"
+            sent, answer = await http.post(base + "/call-next", station.token)
+            sends[f"{center.id}|{answer['event_id']}"] = sent
+            await asyncio.sleep(CALL_INTERVAL_S / 2)
+            await http.post(base + "/start", station.token)
+            await http.post(base + "/complete", station.token)
+            await asyncio.sleep(CALL_INTERVAL_S / 2)
+        used = watch.seconds()
+        used["redis"] = await _redis_cpu(stack) - redis_before
+        await asyncio.sleep(1.0)
+        reports = [await group.report() for group in clients]
+    finally:
+        await http.aclose()
+        for group in clients:
+            await group.kill()
+    merged: dict[str, Any] = {"received": {}, "by_second": {}, "other_frames": 0, "pings": 0,
+                              "lost": 0}
+    for part in reports:
+        for key, times in part["received"].items():
+            merged["received"].setdefault(key, []).extend(times)
+        for key in ("other_frames", "pings", "lost"):
+            merged[key] += part[key]
+    matched = FanOut.match(sends, merged, {center.id: sockets})
+    frames = sockets * EVENTS_PER_CALL * calls
+    servers_cpu = sum(v for k, v in used.items() if k.startswith("server"))
+    return {
+        "sockets": sockets, "replicas": len(servers), "calls": calls,
+        "kib_per_socket": round(sum(a["vmrss"] - b["vmrss"] for a, b in zip(
+            after, before, strict=True)) / max(sockets, 1), 2),
+        "server_cpu_usec_per_frame": round(servers_cpu * 1e6 / frames, 2),
+        "server_cpu_by_process_s": {k: round(v, 3) for k, v in used.items()},
+        # Scripts and every replica's stream reads, per call (and its start and complete).
+        "redis_cpu_usec_per_call": round(used["redis"] * 1e6 / calls, 1),
+        "latency_p50_ms": matched["latency_ms"].get("p50"),
+        "latency_p99_ms": matched["latency_ms"].get("p99"),
+        "frames_expected": matched["frames_expected"],
+        "frames_received": matched["frames_received"],
+    }
+
+
+async def _point(url: str, tmp: Path, replicas: int, sockets: int, calls: int
+                 ) -> dict[str, Any]:
+    first = ApiServer(url, tmp / "server0")
+    servers = [first] + [ApiServer(url, tmp / f"server{k}", secret_key=first.secret_key)
+                         for k in range(1, replicas)]
+    stack = Stack(url, first.secret_key)
+    try:
+        await stack.client.flushall()
+        for server in servers:
+            await asyncio.to_thread(server.start)
+        await stack.prepare()
+        return await _fan_out(servers, stack, sockets, calls)
+    finally:
+        for server in servers:
+            server.stop()
+        await stack.aclose()
+
+
+def _sweep(points: list[tuple[int, int]], calls: int, with_floor: bool) -> list[dict[str, Any]]:
+    raise_fd_limit()
+    out = []
+    with tempfile.TemporaryDirectory(prefix="qms-bench-scale-ws-") as tmp:
+        redis = EmbeddedRedis(Path(tmp) / "redis", appendonly=False).start()
+        try:
+            for replicas, sockets in points:
+                point = asyncio.run(_point(redis.url, Path(tmp), replicas, sockets, calls))
+                if with_floor:
+                    point["loopback_send_usec"] = loopback_send_usec(min(sockets, 1000))
+                out.append(point)
+        finally:
+            redis.stop()
+    return out
+
+
+def sockets_sweep(args: argparse.Namespace) -> list[dict[str, Any]]:
+    return _sweep([(1, n) for n in args.sockets], args.calls, with_floor=True)
+
+
+def replicas_sweep(args: argparse.Namespace) -> list[dict[str, Any]]:
+    return _sweep([(r, args.replica_sockets) for r in args.replicas], args.calls,
+                  with_floor=False)
