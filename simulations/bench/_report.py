@@ -34,7 +34,7 @@ from typing import Any
 
 BOOKKEEPING = frozenset({"bench", "setup", "machine", "versions", "phases", "workloads",
                          "per_script_phase", "goals", "errors", "skipped", "http", "in_process",
-                         "day", "rounds"})
+                         "day", "rounds", "png", "centers", "sockets", "replicas"})
 KNOWN_CEILINGS = {
     "engine": {"engine_ops_per_s": "noop_script_ops_per_s",
                **{f"redis_usec_per_call.{s}": "redis_usec_per_call.noop"

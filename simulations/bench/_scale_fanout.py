@@ -26,7 +26,7 @@ from simulations.bench._http_load import HttpClient
 from simulations.bench._lean_ws import LeanClients
 
 FRAME_BYTES = 300  # about the size of a "called" event frame
-EVENTS_PER_CALL = 3  # called, started, completed: every display gets all three
+EVENTS_PER_CALL = 4  # issued, called, started, completed: every display gets all four
 CALL_INTERVAL_S = 0.5
 
 
@@ -71,10 +71,9 @@ async def _redis_cpu(stack: Stack) -> float:
 async def _fan_out(servers: list[ApiServer], stack: Stack, sockets: int, calls: int
                    ) -> dict[str, Any]:
     """``sockets`` display sockets on the largest center, split over the servers; ``calls``
-    call-next requests through the first, each then started and completed."""
+    times through the first: a kiosk ticket, call next, start, complete."""
     center = largest_center(stack.province)
     stations = stack.stations_of(center.id)
-    await stack.fill_queues(calls // len(stations) + 2)
     path = f"/ws/display/{center.id}?token={stack.display[center.id]}"
     shares = [sockets // len(servers) + (1 if k < sockets % len(servers) else 0)
               for k in range(len(servers))]
@@ -94,6 +93,8 @@ async def _fan_out(servers: list[ApiServer], stack: Stack, sockets: int, calls: 
         for i in range(calls):
             station = stations[i % len(stations)]
             base = f"/api/v1/centers/{center.id}/counters/{station.counter}"
+            await http.post(f"/api/v1/centers/{center.id}/tickets", stack.kiosk[center.id],
+                            {"service": station.services[0]}, expect=201)
             sent, answer = await http.post(base + "/call-next", station.token)
             sends[f"{center.id}|{answer['event_id']}"] = sent
             await asyncio.sleep(CALL_INTERVAL_S / 2)

@@ -212,6 +212,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     result["machine"] = {"cpus": os.cpu_count(), "platform": platform.platform(),
                          "loadavg_1min": [round(load_before, 2),
                                           round(os.getloadavg()[0], 2)]}
+    if args.png is not None:
+        from simulations.bench._scale_plot import plot_scale
+
+        result["png"] = str(plot_scale(result, args.png))
     return result
 
 
@@ -231,6 +235,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--replica-sockets", type=int, default=4000, metavar="N",
         help="display sockets over the replicas (default 4000)")
     add("--calls", type=int, default=15, help="call-next requests per point (default 15)")
+    add("--png", type=Path, metavar="FILE", help="draw the sweeps into FILE")
 
 
 def render(result: dict[str, Any]) -> str:
@@ -240,6 +245,8 @@ def render(result: dict[str, Any]) -> str:
             lines.append(f"  {sweep:<8} " + ", ".join(
                 f"{k} {v}" for k, v in point.items() if not isinstance(v, dict | list)))
     lines.append(f"  machine: {result['machine']}")
+    if "png" in result:
+        lines.append(f"  plot: {result['png']}")
     return "\n".join(lines)
 
 
