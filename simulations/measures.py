@@ -33,8 +33,6 @@ from simulations.process import CenterRecord, Visit
 from simulations.roster import HOUR_MS, hour_of
 
 Figures = dict[str, float]
-METRICS = ("arrivals", "mean_wait_min", "p90_wait_min", "within_target", "utilisation",
-           "queue", "queue_max", "abandoned", "counters")
 # Student's t, 97.5 % quantile, by degrees of freedom 1..30.
 _T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179,
          2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064,

@@ -143,6 +143,7 @@ class CenterDay:
         self.booked: dict[str, str] = {}  # citizen key → ticket, appointments not checked in
         self.gone: set[str] = set()
         self.early: set[str] = set()
+        self.unclaimed: dict[str, tuple[DeskRun, int]] = {}  # called before its entry landed
         self.entries = 0
 
     # ------------------------------------------------------------------ scheduling
@@ -180,6 +181,7 @@ class CenterDay:
             if run.state in ("idle", "paused", "acting"):
                 self._closed_span(run, now_ms)
         self.record.booked_unused = len(self.booked)
+        self.record.foreign_calls = sorted(self.unclaimed)
         return self.record
 
     # ------------------------------------------------------------------ citizens
@@ -214,6 +216,10 @@ class CenterDay:
         self.record.visits.append(visit)
         self.record.waiting_steps.append((entry.at_ms, +1))
         self.entries += 1
+        claimed = self.unclaimed.pop(entry.ticket, None)
+        if claimed is not None:  # a counter called it before this answer arrived (live)
+            self._take(claimed[0], visit, claimed[1])
+            return
         if not second:
             self.clock.at(entry.at_ms + citizen.patience_ms, lambda: self._give_up(visit))
         for run in self.runs:
@@ -306,13 +312,17 @@ class CenterDay:
             return
         visit = self.visits.get(called.ticket)
         if visit is None:
-            self.record.foreign_calls.append(called.ticket)
-            await self.backend.no_show(self.center, run.desk.id, run.staff)
-            await self._free(run)
+            # Live: the answer that made this ticket (issue, booking, check-in, transfer) is
+            # still on its way; the call goes on when it lands (_enter). A ticket the day never
+            # made stays here and is reported at the close.
+            self.unclaimed[called.ticket] = (run, called.at_ms)
             return
-        visit.called_ms = called.at_ms
-        self.record.waiting_steps.append((called.at_ms, -1))
-        run.visit, run.busy_since_ms = visit, called.at_ms
+        self._take(run, visit, called.at_ms)
+
+    def _take(self, run: DeskRun, visit: Visit, at_ms: int) -> None:
+        visit.called_ms = at_ms
+        self.record.waiting_steps.append((at_ms, -1))
+        run.visit, run.busy_since_ms = visit, at_ms
         self._answer(run, visit, recalls=0)
 
     def _answer(self, run: DeskRun, visit: Visit, recalls: int) -> None:
