@@ -87,22 +87,25 @@ async def _serve(http: HttpClient, stack: Stack, center: str, station: Station,
     await _issue(http, stack, center, following)
 
 
-async def _redis_burst(http: HttpClient, stack: Stack, center: str, stations: list[Station],
-                       cycles: int) -> float:
-    """Redis CPU µs per cycle (call, start, complete, issue) back to back, minus what Redis
-    spends idle over as long (its timers, the hubs' blocked reads)."""
+async def _burst(http: HttpClient, stack: Stack, center: str, stations: list[Station],
+                 cycles: int, servers: list[ApiServer]) -> tuple[float, float]:
+    """Redis and server CPU µs per cycle (call, start, complete, issue: four HTTP requests and
+    four events) back to back; Redis's idle cost over as long (its timers, the hubs' blocked
+    reads) is taken off."""
     loop = asyncio.get_running_loop()
     await _issue(http, stack, center, stations[0])
+    watch = CpuWatch({f"server{k}": s.pid for k, s in enumerate(servers)})
     before, start = await _redis_cpu(stack), loop.time()
     for i in range(cycles):
         station = stations[i % len(stations)]
         await http.post(_counter(center, station) + "/call-next", station.token)
         await _serve(http, stack, center, station, stations[(i + 1) % len(stations)])
     busy, spent = await _redis_cpu(stack) - before, loop.time() - start
+    server_s = sum(watch.seconds().values())
     idle_before = await _redis_cpu(stack)
     await asyncio.sleep(spent)
     idle = await _redis_cpu(stack) - idle_before
-    return round(max(busy - idle, 0.0) * 1e6 / cycles, 1)
+    return round(max(busy - idle, 0.0) * 1e6 / cycles, 1), round(server_s * 1e6 / cycles, 1)
 
 
 async def _fan_out(servers: list[ApiServer], stack: Stack, sockets: int, calls: int
@@ -139,7 +142,7 @@ async def _fan_out(servers: list[ApiServer], stack: Stack, sockets: int, calls: 
             await asyncio.sleep(CALL_INTERVAL_S / 2)
         used = watch.seconds()
         del redis_before
-        redis_us = await _redis_burst(http, stack, center.id, stations, BURST)
+        redis_us, server_us = await _burst(http, stack, center.id, stations, BURST, servers)
         await asyncio.sleep(1.0)
         reports = [await group.report() for group in clients]
     finally:
@@ -164,6 +167,8 @@ async def _fan_out(servers: list[ApiServer], stack: Stack, sockets: int, calls: 
         "server_cpu_by_process_s": {k: round(v, 3) for k, v in used.items()},
         # Scripts and every replica's stream reads for one cycle (4 events), idle cost removed.
         "redis_cpu_usec_per_cycle": redis_us,
+        # The servers' CPU for the same cycles: 4 requests and 4 events to every socket.
+        "server_cpu_usec_per_cycle": server_us,
         "latency_p50_ms": matched["latency_ms"].get("p50"),
         "latency_p99_ms": matched["latency_ms"].get("p99"),
         "frames_expected": matched["frames_expected"],

@@ -99,6 +99,16 @@ async def _cycles(engine: Engine, hand: list[Station], deadline: float, ops: Cou
         i += 1
 
 
+async def _reads(engine: Engine, tickets: list[str], deadline: float, ops: Counter[str]
+                 ) -> None:
+    """What a citizen's ticket page costs: its state, place and estimated wait, read again."""
+    loop, i = asyncio.get_running_loop(), 0
+    while loop.time() < deadline:
+        await engine.ticket(tickets[i % len(tickets)])
+        ops["read"] += 1
+        i += 1
+
+
 async def _noops(engine: Engine, hand: list[Station], deadline: float, ops: Counter[str]
                  ) -> None:
     loop, i = asyncio.get_running_loop(), 0
@@ -143,6 +153,15 @@ async def centers_point(url: str, province: Province, seconds: float) -> dict[st
                 tally["redis"] += await _redis_cpu(client) - redis_before
                 tally["ops"] += sum(ops.values())
                 issued += ops["issue"]
+        reads: Counter[str] = Counter()
+        waiting = [engine.issue(s.center, s.services[0]) for s in stations[:CLIENTS * 4]]
+        tickets = [t.id for t in await asyncio.gather(*waiting)]
+        issued += len(tickets)
+        redis_before = await _redis_cpu(client)
+        start = asyncio.get_running_loop().time()
+        await asyncio.gather(*(_reads(engine, tickets[k::CLIENTS], start + seconds / 2, reads)
+                               for k in range(CLIENTS)))
+        read_cpu = await _redis_cpu(client) - redis_before
         noops = {keys.center_prefix(s.center) + "bench:noop" for s in stations}
         await client.delete(*noops)  # the ceiling's scratch keys are no ticket's memory
         loaded = await _memory(client)
@@ -167,6 +186,7 @@ async def centers_point(url: str, province: Province, seconds: float) -> dict[st
         "memory_bytes_per_center": round((configured - empty) / len(province.centers)),
         "memory_bytes_per_ticket": round((loaded - configured) / max(issued, 1)),
         "stream_bytes_per_event": round(used / max(events, 1)),
+        "redis_cpu_usec_per_ticket_read": round(read_cpu * 1e6 / max(reads["read"], 1), 1),
         "tickets": issued,
     }
 
