@@ -88,13 +88,15 @@ async def _serve(http: HttpClient, stack: Stack, center: str, station: Station,
 
 
 async def _burst(http: HttpClient, stack: Stack, center: str, stations: list[Station],
-                 cycles: int, servers: list[ApiServer]) -> tuple[float, float]:
+                 cycles: int, servers: list[ApiServer], reads: dict[str, int]
+                 ) -> tuple[float, float]:
     """Redis and server CPU µs per cycle (call, start, complete, issue: four HTTP requests and
     four events) back to back; Redis's idle cost over as long (its timers, the hubs' blocked
-    reads) is taken off."""
+    reads) is taken off. ``reads`` gets the hubs' XREAD calls and µs (INFO commandstats)."""
     loop = asyncio.get_running_loop()
     await _issue(http, stack, center, stations[0])
     watch = CpuWatch({f"server{k}": s.pid for k, s in enumerate(servers)})
+    await stack.client.config_resetstat()
     before, start = await _redis_cpu(stack), loop.time()
     for i in range(cycles):
         station = stations[i % len(stations)]
@@ -102,6 +104,9 @@ async def _burst(http: HttpClient, stack: Stack, center: str, stations: list[Sta
         await _serve(http, stack, center, station, stations[(i + 1) % len(stations)])
     busy, spent = await _redis_cpu(stack) - before, loop.time() - start
     server_s = sum(watch.seconds().values())
+    stats = await stack.client.info("commandstats")
+    xread = stats.get("cmdstat_xread", {})
+    reads.update(calls=int(xread.get("calls", 0)), usec=int(xread.get("usec", 0)))
     idle_before = await _redis_cpu(stack)
     await asyncio.sleep(spent)
     idle = await _redis_cpu(stack) - idle_before
@@ -117,10 +122,14 @@ async def _fan_out(servers: list[ApiServer], stack: Stack, sockets: int, calls: 
     path = f"/ws/display/{center.id}?token={stack.display[center.id]}"
     shares = [sockets // len(servers) + (1 if k < sockets % len(servers) else 0)
               for k in range(len(servers))]
+    http = HttpClient(HOST, servers[0].port)
+    bare_reads: dict[str, int] = {}
+    bare_redis, bare_server = await _burst(http, stack, center.id, stations, BURST, servers,
+                                           bare_reads)
     before = [memory_kib(s.pid) for s in servers]
     clients = [await LeanClients.start(HOST, s.ws_port, [(path, center.id, n)], PER_PROCESS)
                for s, n in zip(servers, shares, strict=True)]
-    http = HttpClient(HOST, servers[0].port)
+    reads: dict[str, int] = {}
     try:
         for group in clients:
             await group.ready(timeout=300)
@@ -142,7 +151,8 @@ async def _fan_out(servers: list[ApiServer], stack: Stack, sockets: int, calls: 
             await asyncio.sleep(CALL_INTERVAL_S / 2)
         used = watch.seconds()
         del redis_before
-        redis_us, server_us = await _burst(http, stack, center.id, stations, BURST, servers)
+        redis_us, server_us = await _burst(http, stack, center.id, stations, BURST, servers,
+                                           reads)
         await asyncio.sleep(1.0)
         reports = [await group.report() for group in clients]
     finally:
@@ -169,6 +179,13 @@ async def _fan_out(servers: list[ApiServer], stack: Stack, sockets: int, calls: 
         "redis_cpu_usec_per_cycle": redis_us,
         # The servers' CPU for the same cycles: 4 requests and 4 events to every socket.
         "server_cpu_usec_per_cycle": server_us,
+        # The same cycles before any socket connected: the HTTP transitions alone.
+        "server_cpu_usec_per_request": round(bare_server / 4, 1),
+        "redis_cpu_usec_per_cycle_no_sockets": bare_redis,
+        # The hubs' stream reads, per event and per replica reading it.
+        "xread_usec_per_event_per_replica": round(
+            reads.get("usec", 0) / (BURST * EVENTS_PER_CALL * len(servers)), 1),
+        "xread_calls_per_event": round(reads.get("calls", 0) / (BURST * EVENTS_PER_CALL), 2),
         "latency_p50_ms": matched["latency_ms"].get("p50"),
         "latency_p99_ms": matched["latency_ms"].get("p99"),
         "frames_expected": matched["frames_expected"],
