@@ -82,6 +82,9 @@ def _parser() -> argparse.ArgumentParser:
     add("--readers-per-center", type=float, default=0.0,
         help="app processes reading each center's stream (0: every app process, as when "
              "sockets land anywhere)")
+    add("--reread-us", type=float, default=0.0,
+        help="app CPU µs of one ticket page re-read (0: a whole HTTP transition's, the "
+             "measured upper bound: the re-read is one script call and one frame)")
     add("--busy", type=float, default=0.5, help="busy share allowed per core (default 0.5)")
     add("--sockets-per-process", type=float, default=10_000,
         help="sockets one app process holds at the measured latency (api bench: 10,000)")
@@ -110,7 +113,8 @@ def size(args: argparse.Namespace, costs: Costs) -> dict[str, Any]:
         "HTTP transitions": transitions_s * costs.server_us_per_request / 1e6,
         "fan-out frames": frames_s * costs.server_us_per_frame / 1e6,
         "heartbeats and pings": heartbeats_s * costs.server_us_per_frame / 1e6,
-        "ticket page re-reads": page_reads_s * costs.server_us_per_request / 1e6,
+        "ticket page re-reads": page_reads_s * (args.reread_us or costs.server_us_per_request)
+        / 1e6,
     }
     processes = max(by_sockets, math.ceil(sum(app_cpu.values()) / args.busy))
     readers = args.readers_per_center or processes

@@ -24,6 +24,7 @@ def plot_scale(result: dict[str, Any], path: Path) -> Path:
         ax.plot(sizes, [p["noop_redis_cpu_usec_per_op"] for p in centers], marker=".",
                 linestyle="--", label="Redis CPU µs / noop (ceiling)")
         ax.set_xscale("log")
+        ax.minorticks_off()
         ax.set_xticks(sizes, [str(s) for s in sizes])
         ax.set_xlabel("centers")
         ax.set_ylabel("µs")
@@ -46,11 +47,11 @@ def plot_scale(result: dict[str, Any], path: Path) -> Path:
         twin.plot(sizes, [p["latency_p50_ms"] for p in sockets], marker="v", color="salmon",
                   label="p50 (ms)")
         twin.set_ylabel("ms")
-        twin.legend(fontsize=8, loc="upper right")
+        twin.legend(fontsize=8, loc="center right")
         ax.set_xlabel("display sockets on one center, one process")
         ax.set_ylim(bottom=0)
         ax.set_title("fan-out vs sockets")
-        ax.legend(fontsize=8, loc="upper left")
+        ax.legend(fontsize=8, loc="lower left")
     replicas = result.get("replicas", [])
     if replicas:
         ax = axes[2]
