@@ -36,7 +36,14 @@ from simulations.inputs import Inputs, add_input_arguments, read_inputs
 from simulations.live.backend import Credentials, LiveBackend
 from simulations.live.client import Api, ServerRefused, Unreachable
 from simulations.live.clock import Failure, WallClock
-from simulations.live.report import DriveReport, check_socket, compare, render, ticket_pages
+from simulations.live.report import (
+    DriveReport,
+    check_socket,
+    compare,
+    quantiles,
+    render,
+    ticket_pages,
+)
 from simulations.live.setup import Refused, preflight, set_up, tear_down
 from simulations.live.sockets import Follower, ws_base
 from simulations.offline import Window, day_plan, simulate_day
@@ -240,6 +247,7 @@ async def drive(args: argparse.Namespace, plan: Plan) -> DriveReport:
         finally:
             problems = await tear_down(api, credentials, inputs.centers, plan.desks)
         requests, actions = api.requests, dict(api.actions)
+        http_ms = quantiles(api.latencies_ms)
     finally:
         await api.aclose()
     offline = [simulate_day(inputs.province, inputs.profile, c, inputs.date, args.seed,
@@ -258,7 +266,8 @@ async def drive(args: argparse.Namespace, plan: Plan) -> DriveReport:
     checks.append(check_socket(followers[-1], expected))
     return DriveReport(args.speed, args.seed, [c.id for c in inputs.centers], hours, tickets,
                        errors, backend.tally.races, checks, ticket_pages(pages, backend.tally),
-                       requests, actions, time.monotonic() - started)
+                       requests, actions, time.monotonic() - started,
+                       quantiles(clock.lags_ms, 0.001), http_ms)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -7,6 +7,7 @@ report it in one sentence; a server that cannot be reached becomes :class:`Unrea
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from typing import Any
 
@@ -35,6 +36,7 @@ class Api:
                                 max_keepalive_connections=connections))
         self.requests = 0
         self.actions: Counter[str] = Counter()  # by the path's last word: call-next, …
+        self.latencies_ms: list[float] = []
 
     async def call(self, method: str, path: str, token: str | None = None,
                    body: dict[str, Any] | None = None, headers: dict[str, str] | None = None,
@@ -43,9 +45,13 @@ class Api:
         if token is not None:
             sent["Authorization"] = f"Bearer {token}"
         self.requests += 1
-        self.actions[f"{method} {path.split('?', 1)[0].rsplit('/', 1)[-1]}"] += 1
+        words = [w for w in path.split("?", 1)[0].split("/") if w and not any(
+            c.isdigit() for c in w)]  # the route's last word, not an id: call-next, devices
+        self.actions[f"{method} {words[-1] if words else path}"] += 1
+        started = time.perf_counter()
         try:
             answer = await self.http.request(method, path, json=body, headers=sent)
+            self.latencies_ms.append((time.perf_counter() - started) * 1000)
         except httpx.HTTPError as error:
             raise Unreachable(f"{method} {self.base_url}{path}: {error or type(error).__name__}"
                               ) from None

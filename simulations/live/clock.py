@@ -30,6 +30,7 @@ class WallClock:
     _start_mono: float = 0.0
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
     _timers: int = 0
+    lags_ms: list[int] = field(default_factory=list)  # simulated ms each timer fired late
 
     def start(self) -> None:
         self._start_wall_ms = time.time() * 1000
@@ -56,10 +57,12 @@ class WallClock:
     def at(self, when_ms: int, action: Action) -> None:
         delay = max(0.0, (when_ms - self.now()) / 1000 / self.speed)
         self._timers += 1
-        asyncio.get_running_loop().call_later(delay, self._fire, action)
+        asyncio.get_running_loop().call_later(delay, self._fire, action, max(when_ms,
+                                                                             self.now()))
 
-    def _fire(self, action: Action) -> None:
+    def _fire(self, action: Action, due_ms: int) -> None:
         self._timers -= 1
+        self.lags_ms.append(max(0, self.now() - due_ms))
         self._launch(action)
 
     async def spawn(self, action: Action) -> None:

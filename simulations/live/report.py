@@ -44,6 +44,8 @@ class DriveReport:
     requests: int
     actions: dict[str, int]
     wall_s: float
+    lag_s: dict[str, float]          # how late timers fired, simulated seconds
+    http_ms: dict[str, float]        # request round trips, wall ms
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -58,7 +60,8 @@ class DriveReport:
         return {
             "ok": self.ok, "speed": self.speed, "seed": self.seed, "centers": self.centers,
             "requests": self.requests, "actions": self.actions,
-            "wall_s": round(self.wall_s, 1),
+            "wall_s": round(self.wall_s, 1), "clock_lag_s": self.lag_s,
+            "http_ms": self.http_ms,
             "tickets": {c: {"live": a, "offline": b} for c, (a, b) in self.tickets.items()},
             "hours": {c: {f"{h:02d}": {side: clean(f) for side, f in sides.items()}
                           for h, sides in hours.items()} for c, hours in self.hours.items()},
@@ -95,6 +98,21 @@ def compare(live: Sequence[CenterRecord], offline: Sequence[CenterRecord], targe
     return hours, tickets
 
 
+def _spread(values: dict[str, float]) -> str:
+    return ", ".join(f"{k} {v:g}" for k, v in values.items())
+
+
+def quantiles(values: Sequence[float], scale: float = 1.0) -> dict[str, float]:
+    ordered = sorted(values)
+    if not ordered:
+        return {}
+
+    def at(q: float) -> float:
+        return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] * scale, 1)
+
+    return {"p50": at(0.5), "p99": at(0.99), "max": round(ordered[-1] * scale, 1)}
+
+
 def _num(figures: Figures, name: str, digits: int = 1) -> str:
     value = figures.get(name)
     return "—" if value is None or math.isnan(value) else f"{value:.{digits}f}"
@@ -120,6 +138,9 @@ def render(report: DriveReport, names: dict[str, str]) -> str:
     lines.append(f"tickets: {total_live} live, {total_offline} offline; {report.requests} HTTP "
                  f"requests in {report.wall_s:.0f} s")
     lines.append("  " + ", ".join(f"{name} {n}" for name, n in sorted(report.actions.items())))
+    lines.append(f"HTTP round trips (wall ms): {_spread(report.http_ms)}; the driver's clock "
+                 f"lag (simulated s): {_spread(report.lag_s)}. A lag of minutes means this "
+                 "machine could not keep up with --speed: drive slower, or fewer centers.")
     lines.append("Lỗi / errors: " + ("none" if not report.errors else str(len(report.errors))))
     lines += [f"  {error}" for error in report.errors]
     if report.races:
