@@ -10,7 +10,7 @@ CENTER ?=
 
 run:
 	bash scripts/install.sh run
-	$(PY) -m queue_server run --bootstrap $(if $(CENTER),--center $(CENTER))
+	$(PY) -m qms run --bootstrap $(if $(CENTER),--center $(CENTER))
 
 test: install
 	$(PY) -m ruff check .

@@ -1,4 +1,4 @@
-"""HTTP routes of the counters package, mounted by queue_server.app.create_app.
+"""HTTP routes of the counters package, mounted by qms.app.create_app.
 
 Three pages, each a static HTML file whose scripts talk to ``/api/v1`` and the WebSocket
 channels (their assets are served under ``/static/counters/``):

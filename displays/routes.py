@@ -1,4 +1,4 @@
-"""HTTP routes of the displays package, mounted by queue_server.app.create_app.
+"""HTTP routes of the displays package, mounted by qms.app.create_app.
 
 Pages (static HTML; their scripts and styles are under ``/static/displays``):
 
@@ -27,12 +27,13 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from displays.announcer import Announcer, announcer_of
 from displays.qr import qr_svg
 from displays.speech import AUDIO_CACHE_CONTROL, SpeechRenderError, UnknownVoiceError
-from queue_server.api.deps import Services, ServicesDep
+from queue_server.api.deps import ServicesDep
 from queue_server.api.problems import problem
 from queue_server.auth import Role
 from queue_server.errors import NotFound, Unauthenticated
 from queue_server.province import WEEKDAYS
 from queue_server.rules.clock import TIMEZONE
+from queue_server.services import Services
 
 STATIC = Path(__file__).resolve().parent / "static"
 PAGE_HEADERS = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff",

@@ -1,4 +1,4 @@
-"""The pages over the archive, mounted by queue_server.app.create_app.
+"""The pages over the archive, mounted by qms.app.create_app.
 
 - ``GET /reports``: reports over any period with charts (``monitoring/static/report.*``,
   Chart.js vendored under ``monitoring/static/vendor/chartjs/`` with its licence);

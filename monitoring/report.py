@@ -182,13 +182,13 @@ def run_live(args: argparse.Namespace) -> int:
         raise ReportError(f"Unknown center {args.center[0]!r}: the province has "
                           f"{len(province.centers)} centers, e.g. "
                           f"{', '.join(c.id for c in province.centers[:3])} "
-                          "(python -m queue_server summary lists them).") from None
+                          "(python -m qms summary lists them).") from None
     url = (args.redis_url or os.environ.get("QMS_REDIS_URL")
            or running_server_url(Settings.from_env().data_dir / "redis"))
     if not url:
         raise ReportError("No Redis to read: pass --redis-url URL or set QMS_REDIS_URL to the "
                           "Redis the queue server uses (or run it from the folder where "
-                          "`python -m queue_server run` keeps its data).")
+                          "`python -m qms run` keeps its data).")
     day = args.day or args.date or _today()
     try:
         rows = asyncio.run(staff_day.collect(url, center.id, day, province))

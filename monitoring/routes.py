@@ -1,4 +1,4 @@
-"""HTTP routes of the monitoring package, mounted by queue_server.app.create_app.
+"""HTTP routes of the monitoring package, mounted by qms.app.create_app.
 
 - ``GET /metrics``: Prometheus text format from the counters kept in Redis
   (:mod:`monitoring.collector`); ``?center=C`` (repeatable) limits it to some centers. It

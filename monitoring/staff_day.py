@@ -24,7 +24,7 @@ from typing import Any, TextIO
 from queue_server import keys
 from queue_server.projector import Projector
 from queue_server.province import Province, load_province
-from queue_server.redis_client import RedisClient, connect
+from queue_server.redis_client import RedisClient, connect, text
 from queue_server.script_runner import ScriptRunner
 from queue_server.snapshots import expand_day
 
@@ -179,7 +179,7 @@ async def read_day(client: RedisClient, center: str, day: dt.date) -> dict[str, 
 
 async def read_names(client: RedisClient, staff: Sequence[str]) -> dict[str, str]:
     names = await asyncio.gather(*(client.hget(keys.staff_key(s), "name") for s in staff))
-    return {s: n.decode() for s, n in zip(staff, names, strict=True) if n}
+    return {s: text(n) for s, n in zip(staff, names, strict=True) if n}
 
 
 async def collect(url: str, center: str, day: dt.date,

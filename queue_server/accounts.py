@@ -16,6 +16,7 @@ import re
 import secrets
 import time
 from dataclasses import dataclass
+from typing import cast
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -66,8 +67,8 @@ class AccountStore:
 
     async def _record(self, key: str) -> dict[bytes, bytes]:
         with store_errors():
-            record: dict[bytes, bytes] = await self.client.hgetall(key)
-        return record
+            record = await self.client.hgetall(key)
+        return cast(dict[bytes, bytes], record)
 
     async def _put(self, key: str, only_new: bool, fields: dict[str, str]) -> bool:
         flat = [v for pair in fields.items() for v in pair]
@@ -168,7 +169,8 @@ class AccountStore:
             ordered = sorted(names)
             records = await asyncio.gather(*(self.client.hgetall(keys.staff_key(name))
                                              for name in ordered))
-        found = [Account.of(name, record) for name, record in zip(ordered, records, strict=True)
+        found = [Account.of(name, cast(dict[bytes, bytes], record))
+                 for name, record in zip(ordered, records, strict=True)
                  if record and b"role" in record]
         return [a for a in found if center is None or a.center == center]
 

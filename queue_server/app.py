@@ -13,12 +13,12 @@ import gc
 import logging
 import signal
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from starlette.staticfiles import StaticFiles
 
 from queue_server import __version__, gc_policy, web
@@ -35,7 +35,6 @@ from queue_server.api import (
     staff,
     tickets,
 )
-from queue_server.api.deps import Services
 from queue_server.archive.runtime import start_archive
 from queue_server.auth import TokenSigner
 from queue_server.booking import Bookings
@@ -52,12 +51,13 @@ from queue_server.province import load_province
 from queue_server.redis_child import open_embedded
 from queue_server.redis_client import RedisClient, close, connect, read_retry
 from queue_server.script_runner import ScriptRunner
+from queue_server.services import Services
 from queue_server.sessions import LoginLimits
 from queue_server.settings import Settings
 from queue_server.web import SecurityHeaders
 
 log = logging.getLogger("qms")
-ROOT = Path(__file__).resolve().parent.parent
+SITE_STATIC = Path(__file__).resolve().parent / "static"
 STARTUP_TRIES = 50
 
 
@@ -156,7 +156,12 @@ async def build_services(settings: Settings, stack: AsyncExitStack) -> Services:
     return services
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, routers: Sequence[APIRouter] = (),
+               static: Sequence[tuple[str, Path]] = ()) -> FastAPI:
+    """The core application: the HTTP API, the channels' server and every resource in the
+    lifespan; ``routers`` and ``static`` (mount path, folder) add what the composition root
+    (``qms.app``) brings: the pages of displays/, counters/ and monitoring/, which this
+    package never imports."""
     settings = settings or Settings.from_env()
     log_to_stderr(settings.log_level)
 
@@ -182,23 +187,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_api_route("/docs", web.docs_page, include_in_schema=False)
     for module in (public, tickets, counters, admin, staff, reports, health):
         app.include_router(module.router)
-    # Pages and their helpers live beside the code they show (displays/, counters/,
-    # monitoring/); each package exposes one router.
-    from counters.routes import router as counter_pages
-    from displays.routes import router as display_pages
-    from monitoring.archive_pages import router as archive_pages
-    from monitoring.routes import router as monitoring_pages
-
-    for router in (display_pages, counter_pages, monitoring_pages, archive_pages):
+    for router in routers:
         app.include_router(router)
     # The kiosk's issue path is served by a lean Starlette route (api/fast.py); the FastAPI
     # route of the same path behind it documents it.
     app.router.routes[:0] = fast.ROUTES
-    for mount, folder in (("/static/site", "queue_server/static"),
-                          ("/static/displays", "displays/static"),
-                          ("/static/counters", "counters/static"),
-                          ("/static/monitoring", "monitoring/static")):
-        path = ROOT / folder
-        if path.is_dir():
-            app.mount(mount, StaticFiles(directory=path), name=mount.strip("/"))
+    for mount, folder in (("/static/site", SITE_STATIC), *static):
+        if folder.is_dir():
+            app.mount(mount, StaticFiles(directory=folder), name=mount.strip("/"))
     return app

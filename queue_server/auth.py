@@ -94,3 +94,20 @@ class TokenSigner:
 
 def same_hash(a: str, b: str) -> bool:
     return bool(a) and bool(b) and hmac.compare_digest(a, b)
+
+
+def required_bearer(authorization: str | None) -> str:
+    token = bearer(authorization)
+    if token is None:
+        raise Unauthenticated("this needs a login or a device token", reason="login_required")
+    return token
+
+
+def bearer(authorization: str | None) -> str | None:
+    if not authorization:
+        return None
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthenticated("use the header 'Authorization: Bearer <token>'",
+                              reason="bearer_malformed")
+    return token.strip()

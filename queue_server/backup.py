@@ -1,11 +1,11 @@
 """Backup and restore of the live state in Redis (docs/reliability.md, "Backups").
 
-``python -m queue_server backup FILE`` asks the Redis the server uses (``QMS_REDIS_URL``, a
+``python -m qms backup FILE`` asks the Redis the server uses (``QMS_REDIS_URL``, a
 Sentinel's primary, or the embedded server of ``QMS_DATA_DIR``) for a snapshot over the
 replication protocol, as ``redis-cli --rdb`` does: a consistent RDB of that instant, taken
 while the server keeps serving, written wherever the command runs (another machine, too).
 
-``python -m queue_server restore FILE`` puts such a snapshot back into the embedded
+``python -m qms restore FILE`` puts such a snapshot back into the embedded
 server's folder while no server runs there: the current AOF is moved aside (never deleted),
 the snapshot is loaded by a Redis started without AOF, which then writes a fresh AOF from it
 (``CONFIG SET appendonly yes``), and stops. The next start replays that AOF. For an external

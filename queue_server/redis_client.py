@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeGuard, cast
 from urllib.parse import urlsplit
 
 import redis.asyncio as aioredis
@@ -19,7 +19,23 @@ from redis.backoff import ExponentialWithJitterBackoff
 
 from queue_server.errors import ConfigError
 
-RedisClient = Any  # redis.asyncio.Redis or RedisCluster: the same command surface
+RedisClient = aioredis.Redis | RedisCluster  # the same command surface
+# A stream's entries as the clients answer them (bytes, not decoded).
+Entries = list[tuple[bytes, dict[bytes, bytes]]]
+
+
+def text(value: bytes | str | None) -> str:
+    """A reply as text: the clients answer bytes ('' for none)."""
+    if value is None:
+        return ""
+    return value.decode() if isinstance(value, bytes) else value
+
+
+async def stream_range(client: RedisClient, key: str, *, reverse: bool = False,
+                       **options: Any) -> Entries:
+    """XRANGE (or XREVRANGE) with its answer typed as it comes."""
+    read = client.xrevrange if reverse else client.xrange
+    return cast(Entries, await read(key, **options))
 OnConnect = Callable[[Any], Awaitable[None]]
 # No answer within this long is an outage (a 503), never a request that hangs: a stopped or
 # swamped Redis answers nothing and refuses nothing. Far above any script's time (< 10 ms) and
@@ -83,8 +99,9 @@ def connect(url: str, *, max_connections: int = 64, retry: Retry | None = None,
         extra: dict[str, Any] = {} if retry is None else {"retry": retry}
         if on_connect is not None:
             extra["redis_connect_func"] = on_connect
-        client = sentinel.master_for(path[0], db=db, max_connections=max_connections, **extra)
-        client.qms_sentinels = sentinel.sentinels  # closed with it, see close()
+        client: aioredis.Redis = sentinel.master_for(path[0], db=db,
+                                                     max_connections=max_connections, **extra)
+        client.qms_sentinels = sentinel.sentinels  # type: ignore[attr-defined]  # see close()
         return client
     raise ConfigError(
         f"Redis URL {url!r}: expected redis://, rediss://, redis+sentinel:// or redis+cluster://",
@@ -99,5 +116,5 @@ async def close(client: RedisClient) -> None:
         await sentinel.aclose()
 
 
-def is_cluster(client: RedisClient) -> bool:
+def is_cluster(client: RedisClient) -> TypeGuard[RedisCluster]:
     return isinstance(client, RedisCluster)

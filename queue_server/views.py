@@ -1,12 +1,33 @@
-"""Read models built from engine snapshots: center summaries for citizens and the province."""
+"""Read models built from engine answers: a ticket's state, center summaries for citizens and
+the province. Plain dicts, the same for the HTTP API and the WebSocket channels."""
 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import fields
 from typing import Any
 
 from queue_server.engine import Engine
+from queue_server.models import Ticket, TicketState
 from queue_server.province import Center, Province
+
+TICKET_DATACLASS_FIELDS = fields(Ticket)
+
+
+def ticket_state_view(state: TicketState) -> dict[str, Any]:
+    """A ticket as its holder follows it (the ticket channel's frame, ``GET /tickets/{id}``):
+    the ticket with its center, place, estimated wait and expected call."""
+    return {"ticket": {**ticket_fields(state.ticket), "center": state.ticket.center},
+            "ahead": state.ahead, "estimated_wait_s": state.estimated_wait_s,
+            "active_counters": state.active_counters, "now": state.now,
+            "expected_at": state.expected_at, "after_closing": state.after_closing}
+
+
+def ticket_fields(ticket: Ticket) -> dict[str, Any]:
+    """The ticket's fields (the status as its text), without dataclasses.asdict's deep copy."""
+    data: dict[str, Any] = {f.name: getattr(ticket, f.name) for f in TICKET_DATACLASS_FIELDS}
+    data["status"] = ticket.status.value
+    return data
 
 
 def service_rows(province: Province, snapshot: dict[str, Any]) -> list[dict[str, Any]]:

@@ -1,6 +1,6 @@
 """A real server for end-to-end tests: uvicorn in a child process, on free loopback ports.
 
-``LiveServer`` runs ``uvicorn queue_server.asgi:create --factory`` against a Redis the test
+``LiveServer`` runs ``uvicorn qms.asgi:create --factory`` against a Redis the test
 suite started, so a test can stop and restart it (or run two, as replicas). ``Bootstrap``
 creates accounts and device tokens directly in that Redis.
 """
@@ -62,7 +62,7 @@ class LiveServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         with (self.data_dir / f"server-{self.port}.log").open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "uvicorn", "queue_server.asgi:create", "--factory",
+                [sys.executable, "-m", "uvicorn", "qms.asgi:create", "--factory",
                  "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning",
                  "--no-access-log"],
                 cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)

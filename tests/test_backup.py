@@ -1,5 +1,5 @@
 """Backup and restore of the live state, once, through the commands an operator runs:
-``python -m queue_server backup FILE`` while the server serves, ``restore FILE`` with it
+``python -m qms backup FILE`` while the server serves, ``restore FILE`` with it
 stopped; what was issued before the snapshot is back, what came after is not, the previous
 AOF is kept aside, and the server starts and serves on the restored data."""
 
@@ -21,7 +21,7 @@ CENTER = "06736"
 def command(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "QMS_DATA_DIR": str(data_dir), "QMS_SECRET_KEY": SECRET}
     env.pop("QMS_REDIS_URL", None)
-    return subprocess.run([sys.executable, "-m", "queue_server", *args], cwd=ROOT, env=env,
+    return subprocess.run([sys.executable, "-m", "qms", *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=scaled(60))
 
 

@@ -2,7 +2,7 @@
 and nothing acknowledged is lost; every stop signal stops everything the app started; a
 server left on the data folder is adopted only when provably its own.
 
-Real processes throughout: ``python -m queue_server run`` and ``uvicorn … --factory`` with no
+Real processes throughout: ``python -m qms run`` and ``uvicorn … --factory`` with no
 ``QMS_REDIS_URL``, their Redis child killed with SIGKILL or hung with SIGSTOP.
 """
 
@@ -33,7 +33,7 @@ CENTERS = ("07081", "06712")
 
 @dataclass
 class RunProcess:
-    """``python -m queue_server run`` on its own data folder and ports."""
+    """``python -m qms run`` on its own data folder and ports."""
 
     data_dir: Path
     port: int
@@ -48,10 +48,10 @@ class RunProcess:
         env.pop("QMS_REDIS_URL", None)
         data_dir.mkdir(parents=True, exist_ok=True)
         with (data_dir / "run.log").open("ab") as log:
-            process = subprocess.Popen([sys.executable, "-m", "queue_server", "run"], cwd=ROOT,
+            process = subprocess.Popen([sys.executable, "-m", "qms", "run"], cwd=ROOT,
                                        env=env, stdout=log, stderr=subprocess.STDOUT)
         run = cls(data_dir, port, process)
-        wait_until(run.ready, 30, "python -m queue_server run to be ready")
+        wait_until(run.ready, 30, "python -m qms run to be ready")
         return run
 
     def ready(self) -> bool:

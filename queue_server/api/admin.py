@@ -25,6 +25,7 @@ from queue_server.api.schemas import (
 from queue_server.auth import Role
 from queue_server.errors import Forbidden, InvalidInput, NotFound
 from queue_server.keys import device_key
+from queue_server.redis_client import text
 from queue_server.rules.numbering import center_of_ticket
 from queue_server.views import all_summaries
 
@@ -99,7 +100,7 @@ async def revoke_device(device_id: str, center: str, services: ServicesDep,
                            field="device_id")
     # The query names the caller's center; the device must be one of that center's own.
     owner = await services.accounts.client.hget(device_key(device_id), "center")
-    if owner is None or owner.decode() != center:
+    if text(owner) != center:
         raise NotFound(f"no device {device_id} at center {center}", reason="unknown_device",
                        device=device_id, center=center)
     if not await services.accounts.revoke_device(device_id):

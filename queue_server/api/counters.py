@@ -10,7 +10,6 @@ from fastapi import APIRouter, Request
 from queue_server.api.deps import (
     IdempotencyDep,
     PrincipalDep,
-    Services,
     ServicesDep,
     actor_of,
     client_address,
@@ -30,6 +29,7 @@ from queue_server.auth import Principal, Role
 from queue_server.engine import Engine
 from queue_server.errors import Forbidden, InvalidInput, NotFound
 from queue_server.models import Outcome
+from queue_server.services import Services
 
 router = APIRouter(prefix="/api/v1", tags=["counters"])
 COUNTER = "/centers/{center_id}/counters/{counter_id}"

@@ -20,10 +20,12 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from queue_server.api.counters import COUNTER, SIMPLE_ACTIONS, act_at_counter
-from queue_server.api.deps import Services, checked_idempotency_key, required_bearer
+from queue_server.api.deps import checked_idempotency_key
 from queue_server.api.schemas import KioskTicketIn
 from queue_server.api.tickets import issue_at_kiosk
+from queue_server.auth import required_bearer
 from queue_server.models import Outcome
+from queue_server.services import Services
 
 
 async def kiosk_issue(request: Request) -> Response:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 
 from queue_server.models import CounterView, Outcome, Ticket, TicketState
+from queue_server.views import ticket_state_view
 
 CCCD = re.compile(r"^\d{12}$")
 Id = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
@@ -179,10 +180,8 @@ class TicketStateOut(BaseModel):
 
     @classmethod
     def of(cls, state: TicketState) -> TicketStateOut:
-        return cls(ticket=TicketOut.of(state.ticket), ahead=state.ahead,
-                   estimated_wait_s=state.estimated_wait_s,
-                   active_counters=state.active_counters, now=state.now,
-                   expected_at=state.expected_at, after_closing=state.after_closing)
+        # The same view the ticket channel sends (queue_server/views.py): one definition.
+        return cls.model_validate(ticket_state_view(state))
 
 
 class IssuedOut(BaseModel):

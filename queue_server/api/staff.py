@@ -15,10 +15,11 @@ from pydantic import BaseModel, Field
 from starlette.responses import Response
 
 from queue_server.accounts import MIN_PASSWORD, Account
-from queue_server.api.deps import PrincipalDep, Services, ServicesDep, client_address
+from queue_server.api.deps import PrincipalDep, ServicesDep, client_address
 from queue_server.api.schemas import Body
 from queue_server.auth import Principal, Role
 from queue_server.errors import Conflict, Forbidden, NotFound
+from queue_server.services import Services
 
 router = APIRouter(prefix="/api/v1", tags=["accounts"])
 Username = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9_.-]+$")]

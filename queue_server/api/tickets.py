@@ -13,7 +13,6 @@ from queue_server.api.deps import (
     IdempotencyDep,
     OptionalPrincipalDep,
     PrincipalDep,
-    Services,
     ServicesDep,
     TicketTokenDep,
     actor_of,
@@ -36,6 +35,7 @@ from queue_server.models import Ticket, TicketState
 from queue_server.rules.clock import TIMEZONE
 from queue_server.rules.numbering import center_of_ticket
 from queue_server.rules.states import TicketStatus
+from queue_server.services import Services
 
 router = APIRouter(prefix="/api/v1", tags=["tickets"])
 MIN_ANONYMOUS_KEY = 16

@@ -37,7 +37,7 @@ def resolve_url(url: str | None) -> str:
     if not chosen:
         raise ConfigError(
             "No archive database: pass a URL, set QMS_DATABASE_URL, or start the queue server "
-            "(python -m queue_server run) so its embedded PostgreSQL is running.",
+            "(python -m qms run) so its embedded PostgreSQL is running.",
             key="QMS_DATABASE_URL")
     return chosen
 

@@ -21,15 +21,15 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from queue_server.api.deps import Services
-from queue_server.api.schemas import TicketStateOut
 from queue_server.auth import Principal, Role, same_hash
 from queue_server.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
 from queue_server.keys import center_stream_key
 from queue_server.live.frames import StreamEvent, id_tuple
 from queue_server.live.sockets import SocketSubscriber
+from queue_server.redis_client import stream_range
 from queue_server.rules.numbering import center_of_ticket
-from queue_server.views import all_summaries
+from queue_server.services import Services
+from queue_server.views import all_summaries, ticket_state_view
 
 REPLAY_LIMIT = 2000          # more missed events than this: a snapshot is cheaper
 TICKET_REFRESH_S = 3.0       # a citizen's position is re-read at most this often
@@ -116,12 +116,12 @@ async def center_sync(services: Services, socket: SocketSubscriber, center: str,
     client = services.engine.runner.client
     key = center_stream_key(center)
     if last_id is not None:
-        first = await client.xrange(key, count=1)
+        first = await stream_range(client, key, count=1)
         first_id = first[0][0].decode() if first else None
         # Resumable only if nothing after last_id can have been trimmed away.
         if first_id is not None and id_tuple(first_id) <= id_tuple(last_id):
-            missed = await client.xrange(key, min=f"({last_id}", count=REPLAY_LIMIT + 1)
-            tip = await client.xrevrange(key, count=1)
+            missed = await stream_range(client, key, min=f"({last_id}", count=REPLAY_LIMIT + 1)
+            tip = await stream_range(client, key, reverse=True, count=1)
             tip_id = tip[0][0].decode() if tip else last_id
             if len(missed) <= REPLAY_LIMIT and id_tuple(last_id) <= id_tuple(tip_id):
                 for stream_id, fields in missed:
@@ -169,13 +169,13 @@ class TicketFollower:
         state = await self.services.engine.ticket(self.ticket_id)
         self.service = state.ticket.service
         return {"type": "ticket", "id": stream_id,
-                "ticket": TicketStateOut.of(state).model_dump()}
+                "ticket": ticket_state_view(state)}
 
     async def sync(self, socket: SocketSubscriber) -> dict[str, str]:
         client = self.services.engine.runner.client
         center = center_of_ticket(self.ticket_id)
         # The tip first: anything after it reaches the socket's buffer and is filtered live.
-        tip = await client.xrevrange(center_stream_key(center), count=1)
+        tip = await stream_range(client, center_stream_key(center), reverse=True, count=1)
         tip_id = tip[0][0].decode() if tip else "0-0"
         socket.send_frame(await self.state_frame(tip_id))
         return {center: tip_id}

@@ -16,7 +16,7 @@ import logging
 import math
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from queue_server.keys import center_stream_key
 from queue_server.live.frames import StreamEvent, id_tuple
@@ -205,8 +205,9 @@ class Hub:
             return replies
         # A new subscription waits at most block_ms to join the read: small enough for a
         # display that just connected, large enough to cost nothing when all is quiet.
-        return await self.client.xread(streams, count=self.batch,
-                                       block=self.block_ms if block else None) or []
+        answer = await self.client.xread(streams, count=self.batch,  # type: ignore[arg-type]
+                                         block=self.block_ms if block else None)
+        return cast(list[Any], answer or [])
 
     def _take(self, replies: list[Any]) -> None:
         """Events read, queued per center until delivered; the next read starts after them."""

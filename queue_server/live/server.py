@@ -29,7 +29,6 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed, NegotiationError
 from websockets.typing import Data, Subprotocol
 
-from queue_server.api.deps import Services
 from queue_server.auth import Principal
 from queue_server.errors import QmsError
 from queue_server.live import channels
@@ -38,6 +37,7 @@ from queue_server.live.guard import TokenGuard
 from queue_server.live.hub import Hub
 from queue_server.live.sockets import SocketSubscriber
 from queue_server.outages import is_outage
+from queue_server.services import Services
 
 log = logging.getLogger("qms.ws")
 CLOSE_CODES = {400: 4400, 401: 4401, 403: 4403, 404: 4404, 409: 4409, 422: 4400, 503: 1013}

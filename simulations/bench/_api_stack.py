@@ -1,6 +1,6 @@
 """The system under test for ``simulations.bench.api``: the real server process and its setup.
 
-``ApiServer`` runs ``uvicorn queue_server.asgi:create --factory`` exactly as production does
+``ApiServer`` runs ``uvicorn qms.asgi:create --factory`` exactly as production does
 (uvloop, httptools, one worker, no access log) in a child process on free loopback ports.
 ``Stack`` prepares what the load needs, straight in Redis through the engine, as an operator's
 command line would: a kiosk and a display device per center, every counter opened by its own
@@ -100,7 +100,7 @@ class ApiServer:
         return self.process.pid
 
     def command(self) -> list[str]:
-        return [sys.executable, "-m", "uvicorn", "queue_server.asgi:create", "--factory",
+        return [sys.executable, "-m", "uvicorn", "qms.asgi:create", "--factory",
                 "--host", HOST, "--port", str(self.port), "--loop", "uvloop",
                 "--http", "httptools", "--no-access-log", "--log-level", "warning"]
 

@@ -207,7 +207,7 @@ async def measure(args: argparse.Namespace, url: str, redis_pid: int | None,
         "http_load": f"wrk, 1 thread, {args.connections} connections, own process",
         "ws_load": "lean raw-socket asyncio clients (simulations/bench/_lean_ws.py), "
                    f"{PER_PROCESS} sockets per process, separate processes",
-        "server": "uvicorn queue_server.asgi:create --factory --loop uvloop --http httptools "
+        "server": "uvicorn qms.asgi:create --factory --loop uvloop --http httptools "
                   "--no-access-log (1 worker)",
         "redis": "embedded" if args.redis_url is None else shown_url(url),
         "aof": args.aof if args.redis_url is None else None,

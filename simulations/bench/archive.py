@@ -52,7 +52,7 @@ from queue_server.embedded_postgres import EmbeddedPostgres
 from queue_server.engine import Engine
 from queue_server.province import Province, load_province
 from queue_server.records import decode_event
-from queue_server.redis_client import close, connect
+from queue_server.redis_client import close, connect, stream_range
 from queue_server.script_runner import ScriptRunner
 from simulations.bench import Benchmark
 
@@ -87,7 +87,7 @@ async def projected_batches(engine: Engine, batch_size: int) -> list[Batch]:
     """The rows the archiver writes, batch by batch, for the ceiling (not timed)."""
     batches = []
     for center in engine.province.centers:
-        entries = await engine.runner.client.xrange(keys.center_stream_key(center.id))
+        entries = await stream_range(engine.runner.client, keys.center_stream_key(center.id))
         for start in range(0, len(entries), batch_size):
             batch = Batch(center.id)
             for entry_id, fields in entries[start:start + batch_size]:

@@ -111,7 +111,7 @@ class Server:
         self.cluster = is_cluster(client)
 
     async def _per_node(self, *args: str) -> list[Any]:
-        if self.cluster:
+        if is_cluster(self.client):
             primaries = self.client.get_primaries()
             found = await self.client.execute_command(*args, target_nodes=primaries)
             # One target node answers as such; several answer as {node name: answer}.

@@ -228,7 +228,7 @@ def app_server(url: str, data_dir: Path) -> Iterator[str]:
            "QMS_METRICS_TOKEN": SCRAPE_TOKEN, "PYTHONPATH": str(ROOT)}
     with (data_dir / "server.log").open("ab") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "queue_server.asgi:create", "--factory",
+            [sys.executable, "-m", "uvicorn", "qms.asgi:create", "--factory",
              "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
              "--no-access-log"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"

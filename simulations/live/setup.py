@@ -52,8 +52,8 @@ async def preflight(api: Api, province: Province, centers: Sequence[Center],
                                body={"username": user, "password": password})
     except ServerRefused:
         raise Refused(f"the server at {api.base_url} has no account {user!r} with that "
-                      "password: start it with `python -m queue_server run --bootstrap`, or "
-                      "create one (python -m queue_server create-account NAME --role province "
+                      "password: start it with `python -m qms run --bootstrap`, or "
+                      "create one (python -m qms create-account NAME --role province "
                       "--name …) and pass --user/--password") from None
     if login["role"] != "province":
         raise Refused(f"account {user!r} is a {login['role']}; the drive needs a province "

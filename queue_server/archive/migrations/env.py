@@ -2,7 +2,7 @@
 
 The database comes from, in order: ``alembic -x url=…``, the ``sqlalchemy.url`` the caller set
 (queue_server.archive.migrate), ``QMS_DATABASE_URL``, else the embedded PostgreSQL running
-under ``$QMS_DATA_DIR/postgres`` (started by ``python -m queue_server run``). An advisory lock
+under ``$QMS_DATA_DIR/postgres`` (started by ``python -m qms run``). An advisory lock
 makes replicas that start together migrate one after the other.
 """
 

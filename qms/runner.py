@@ -1,4 +1,4 @@
-"""``python -m queue_server run``: Redis (embedded by default), then uvicorn, then the pages.
+"""``python -m qms run``: Redis (embedded by default), then uvicorn, then the pages.
 
 Stopping: SIGTERM (systemd, Docker), SIGINT (Ctrl-C) and SIGHUP (a closed terminal) all stop
 uvicorn gracefully (no new connections, requests in flight finish, the lifespan closes the
@@ -73,7 +73,7 @@ def print_pages(settings: Settings, center: str, demo: Demo | None = None) -> No
 
     counter = _first_counter(settings, center)
     print(f"""
-Trang / Pages (center {center}; python -m queue_server run --center CODE for another):
+Trang / Pages (center {center}; python -m qms run --center CODE for another):
   Danh sách các trang / all pages   {base}/
   Kiosk lấy số / kiosk              {with_token(f"/kiosk/{center}", "kiosk")}
   Màn hình sảnh / lobby display     {with_token(f"/display/{center}", "display")}
@@ -115,13 +115,13 @@ def serve(settings: Settings, workers: int) -> None:
     if workers > 1:
         os.environ.update(QMS_REDIS_URL=settings.redis_url or "",
                           QMS_SECRET_KEY=settings.secret_key)
-        config = uvicorn.Config("queue_server.asgi:create", factory=True, host=settings.host,
+        config = uvicorn.Config("qms.asgi:create", factory=True, host=settings.host,
                                 port=settings.port, workers=workers,
                                 log_level=settings.log_level, access_log=False,
                                 timeout_graceful_shutdown=GRACE_S)
         _Workers(config, sockets=[config.bind_socket()]).run()
         return
-    from queue_server.app import create_app
+    from qms.app import create_app
 
     _Server(uvicorn.Config(create_app(settings), host=settings.host, port=settings.port,
                            log_level=settings.log_level, access_log=False,

@@ -1,4 +1,4 @@
-"""``python -m queue_server``: run the system, or bootstrap accounts and devices.
+"""``python -m qms``: run the system, or bootstrap accounts and devices.
 
 Commands:
   run             start Redis (embedded unless QMS_REDIS_URL is set) and the server; print the
@@ -34,7 +34,7 @@ default 8001), QMS_PROVINCE_FILE, QMS_PUBLIC_URL."""
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m queue_server", description=HELP,
+    parser = argparse.ArgumentParser(prog="python -m qms", description=HELP,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="run the server (embedded Redis by default)")
@@ -79,20 +79,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = Settings.from_env()
         if args.command == "run":
-            from queue_server.runner import run
+            from qms.runner import run
 
             return run(settings, workers=args.workers, bootstrap=args.bootstrap,
                        center=args.center)
         if args.command == "summary":
-            from queue_server.runner import print_summary
+            from qms.runner import print_summary
 
             print_summary(settings)
             return 0
         if args.command in ("backup", "restore"):
             return _backup_or_restore(settings, args.command, args.file)
         if args.command == "metrics-token":
-            from queue_server.api.deps import scrape_token_of
             from queue_server.auth import TokenSigner
+            from queue_server.services import scrape_token_of
 
             settings = settings.with_secret()
             print(settings.metrics_token or scrape_token_of(TokenSigner(settings.secret_key, 1)))

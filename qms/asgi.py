@@ -1,10 +1,10 @@
-"""Entry point for ``uvicorn queue_server.asgi:create --factory`` (settings from QMS_*)."""
+"""Entry point for ``uvicorn qms.asgi:create --factory`` (settings from QMS_*)."""
 
 from __future__ import annotations
 
 from fastapi import FastAPI
 
-from queue_server.app import create_app
+from qms.app import create_app
 from queue_server.settings import Settings
 
 
