@@ -71,9 +71,11 @@ class HighWater:
             self._observe_id(ticket.id, ticket.service)
 
     def observe_outcome(self, outcome: Outcome) -> None:
-        """A transition's answer: its ticket and, for a transfer, the new one."""
-        self.observe_ticket(outcome.ticket)
-        self.observe_ticket(outcome.new_ticket)
+        """A transition's answer: its ticket and, for a transfer, the new one (read from the
+        records as stored: the answer's tickets are decoded only if someone reads them)."""
+        for record in (outcome.ticket_record, outcome.new_ticket_record):
+            if record is not None:
+                self._observe_id(str(record[0]), str(record[2]))
 
     def observe_events(self, events: Iterable[StreamEvent]) -> None:
         """Events the hub read (Hub.on_events)."""

@@ -55,7 +55,10 @@ class Ticket:
 
     @classmethod
     def from_record(cls, record: Sequence[Any]) -> Ticket:
-        """A ticket record (records.TICKET_FIELDS order: the dataclass's own)."""
+        """A ticket record (records.TICKET_FIELDS order: the dataclass's own). msgpack gives
+        text and whole numbers as they are, so the common case takes them positionally."""
+        if type(record[0]) is str and type(record[8]) is int:
+            return cls(record[0], record[1], record[2], TicketStatus(record[3]), *record[4:])
         values: dict[str, Any] = {}
         for name, value in zip(TICKET_FIELDS, record, strict=True):
             if isinstance(value, bytes):
@@ -102,32 +105,80 @@ _TICKET, _COUNTER, _NEW_TICKET = (EVENT_FIELDS.index(name)
                                   for name in ("ticket", "counter", "new_ticket"))
 
 
-@dataclass(frozen=True)
 class Outcome:
-    """The answer of a transition: the ticket(s) and counter it touched, its event id and
-    type ('none' when it changed nothing)."""
+    """The answer of a transition: the ticket(s) and counter it touched, its event id, type
+    ('none' when it changed nothing) and instant.
 
-    ticket: Ticket | None
-    counter: CounterView | None
-    event_id: str
-    new_ticket: Ticket | None = None
-    type: str = ""
-    at: int = 0
+    The records are decoded when first read: a caller that only needs the event id or whether
+    a ticket was called (a busy counter's loop, the benchmark) does not pay for building them
+    (docs/benchmarks.md: decoding answers was the client's next cost)."""
+
+    __slots__ = ("_counter", "_event", "_new_ticket", "_ticket", "event_id")
+
+    def __init__(self, event_id: str, event: Sequence[Any]) -> None:
+        self.event_id = event_id
+        self._event = event
+        self._ticket: Ticket | bool | None = False      # False: not decoded yet
+        self._new_ticket: Ticket | bool | None = False
+        self._counter: CounterView | bool | None = False
 
     @classmethod
     def from_reply(cls, reply: Sequence[Any]) -> Outcome:
         """A transition's answer: ``[event id or '', event]`` (the event as the stream has it,
         records.EVENT_FIELDS; an action that changed nothing answers type 'none')."""
-        event_id, event = reply[0], msgpack.unpackb(reply[1])
-        ticket, counter, new_ticket = (event[_TICKET], event[_COUNTER], event[_NEW_TICKET])
-        return cls(
-            ticket=Ticket.from_record(ticket) if ticket is not None else None,
-            counter=CounterView.from_record(counter) if counter is not None else None,
-            event_id=event_id.decode() if isinstance(event_id, bytes) else event_id,
-            new_ticket=Ticket.from_record(new_ticket) if new_ticket is not None else None,
-            type=event[0].decode() if isinstance(event[0], bytes) else event[0],
-            at=int(event[1]),
-        )
+        event_id = reply[0].decode() if isinstance(reply[0], bytes) else reply[0]
+        return cls(event_id, msgpack.unpackb(reply[1]))
+
+    @property
+    def type(self) -> str:
+        return str(self._event[0])
+
+    @property
+    def at(self) -> int:
+        return int(self._event[1])
+
+    @property
+    def ticket_record(self) -> Sequence[Any] | None:
+        """The ticket as stored (records.TICKET_FIELDS), not decoded."""
+        record: Sequence[Any] | None = self._event[_TICKET]
+        return record
+
+    @property
+    def new_ticket_record(self) -> Sequence[Any] | None:
+        record: Sequence[Any] | None = self._event[_NEW_TICKET]
+        return record
+
+    @property
+    def ticket(self) -> Ticket | None:
+        if self._ticket is False:
+            record = self.ticket_record
+            self._ticket = Ticket.from_record(record) if record is not None else None
+        return self._ticket  # type: ignore[return-value]
+
+    @property
+    def new_ticket(self) -> Ticket | None:
+        if self._new_ticket is False:
+            record = self.new_ticket_record
+            self._new_ticket = Ticket.from_record(record) if record is not None else None
+        return self._new_ticket  # type: ignore[return-value]
+
+    @property
+    def counter(self) -> CounterView | None:
+        if self._counter is False:
+            record = self._event[_COUNTER]
+            self._counter = CounterView.from_record(record) if record is not None else None
+        return self._counter  # type: ignore[return-value]
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Outcome):
+            return NotImplemented
+        return (self.event_id, list(self._event)) == (other.event_id, list(other._event))
+
+    def __hash__(self) -> int:
+        return hash(self.event_id)
+
+    def __repr__(self) -> str:
+        return f"Outcome({self.type} {self.event_id}: {self.ticket}, {self.counter})"
 
 
 @dataclass(frozen=True)

@@ -299,6 +299,15 @@ class EngineMatchesModel(RuleBasedStateMachine):
         self.both(lambda: self.engine.pause(CENTER, counter, reason, staff),
                   lambda now: self.model.pause(now, counter, reason, staff), self.at)
 
+    @rule(counter=st.sampled_from(["1", "2"]), reason=st.sampled_from(REASONS[:2]),
+          minutes=st.booleans())
+    def a_break(self, counter: str, reason: str, minutes: bool) -> None:
+        """A counter's break: paused with a reason, time passes or not, resumed."""
+        self.pause(counter, "holder", reason)
+        if minutes:
+            self.clock_moves("minutes")
+        self.resume_or_close("resume", counter, "holder")
+
     @rule(action=st.sampled_from(["resume", "close_counter"]),
           counter=st.sampled_from(COUNTERS), staff=st.sampled_from(STAFF))
     def resume_or_close(self, action: str, counter: str, staff: str) -> None:
