@@ -18,12 +18,10 @@ from typing import Any
 import msgpack
 
 from queue_server import keys
+from queue_server.center_config import center_config
 from queue_server.errors import InvalidInput
 from queue_server.models import Outcome, Ticket, TicketState
 from queue_server.province import Center, Province
-from queue_server.rules.calendar import CloseInstant
-from queue_server.rules.center_model import CALENDAR_DAYS
-from queue_server.rules.clock import TIMEZONE
 from queue_server.rules.eta import estimate_wait_seconds, expected_call, mean_service_seconds
 from queue_server.rules.numbering import center_of_ticket
 from queue_server.script_runner import Arg, ScriptRunner
@@ -128,35 +126,7 @@ class Engine:
             await self.sync_center(center, today)
 
     def center_config(self, center: Center, today: dt.date | None = None) -> dict[str, Any]:
-        """What sync_center.lua writes into the center's meta, and its closing instants from
-        yesterday on (a day left open by a stopped server still closes at its instant)."""
-        policy = self.province.policy
-        first = (today or dt.datetime.now(TIMEZONE).date()) - dt.timedelta(days=1)
-        closes: list[CloseInstant] = center.calendar.close_instants(first, CALENDAR_DAYS)
-        return {
-            "name": center.display_name,
-            "max_in_row": policy.priority_max_in_row,
-            "window_ms": policy.appointment_window_s * 1000,
-            "max_recalls": policy.max_recalls,
-            "maxlen": policy.stream_max_events,
-            "recent_n": policy.recent_calls,
-            "idem_ttl": policy.idempotency_s,
-            "late_ms": policy.appointment_late_s * 1000,
-            "keep_ms": policy.redis_keep_days * 86_400_000,
-            "target_s": center.wait_target_s,
-            "prios": [p.id for p in self.province.priorities],
-            "reasons": [r.id for r in self.province.pause_reasons],
-            "services": [
-                {"id": s.id, "prefix": s.prefix, "typical_s": s.typical_s,
-                 "slot_ms": s.slot_minutes * 60_000}
-                for s in self.province.services
-            ],
-            "counters": [
-                {"id": c.id, "name": c.name, "services": list(c.services)}
-                for c in center.counters
-            ],
-            "closes": [[c.member, c.at_ms] for c in closes],
-        }
+        return center_config(self.province, center, today)
 
     async def sync_center(self, center: Center, today: dt.date | None = None) -> None:
         """Write one center's configuration (services, counters, policy, calendar)."""
@@ -185,10 +155,9 @@ class Engine:
         actor: Actor = SYSTEM,
     ) -> Ticket:
         """Issue a walk-in ticket (kiosk, or online "now") and return it."""
-        state = await self.issue_with_estimate(
-            center_id, service, channel=channel, priority=priority, token_hash=token_hash,
-            citizen_hash=citizen_hash, idempotency_key=idempotency_key, actor=actor)
-        return state.ticket
+        _, reply = await self._issue(center_id, service, channel, priority, token_hash,
+                                     citizen_hash, idempotency_key, actor)
+        return self._issued_ticket(reply)
 
     async def issue_with_estimate(
         self,
@@ -203,15 +172,27 @@ class Engine:
         actor: Actor = SYSTEM,
     ) -> TicketState:
         """Issue, and answer in the same round trip the people ahead and the estimated wait."""
+        center, reply = await self._issue(center_id, service, channel, priority, token_hash,
+                                          citizen_hash, idempotency_key, actor)
+        _, _, ahead, active, done_today, typical, now = reply
+        return _estimate(center, self._issued_ticket(reply), ahead, active, done_today,
+                         typical, now, token_hash)
+
+    async def _issue(self, center_id: str, service: str, channel: str, priority: str | None,
+                     token_hash: str, citizen_hash: str, idempotency_key: str | None,
+                     actor: Actor) -> tuple[Center, Any]:
         center = self._center(center_id)
-        _, event, ahead, active, done_today, typical, now = await self._call(
+        reply = await self._call(
             "issue", center.id, idempotency_key, actor, _text("service", service),
             _text("channel", channel), _text("priority", priority or ""),
             _text("token hash", token_hash), _text("citizen hash", citizen_hash),
         )
-        ticket = Ticket.from_record(msgpack.unpackb(event)[2])
+        return center, reply
+
+    def _issued_ticket(self, reply: Any) -> Ticket:
+        ticket = Ticket.from_record(msgpack.unpackb(reply[1])[2])
         self.runner.high_water.observe_ticket(ticket)
-        return _estimate(center, ticket, ahead, active, done_today, typical, now, token_hash)
+        return ticket
 
     async def book(
         self,

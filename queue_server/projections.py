@@ -20,17 +20,18 @@ closing instant, so they count on the day they close.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from queue_server import metric_layout as layout
-from queue_server.rules.clock import TIMEZONE, local_day
+from queue_server.rules.clock import UTC_OFFSET_S, local_day
 
 DAY_KEEP_DAYS = 40
 DAY_MS = 86_400_000
+UTC_OFFSET_MS = UTC_OFFSET_S * 1000
 STAFF = "st:"
 COUNTER_VIEW = "k|"   # m field: the projection's view of a counter
 NO_PRIORITY = "none"
@@ -84,14 +85,23 @@ def bucket(ms: int, bounds: Sequence[int]) -> int:
 
 
 def day_key(at_ms: int) -> str:
-    return f"day:{local_day(at_ms)}"
+    return _day(_day_index(at_ms))[0]
 
 
 def day_expiry(at_ms: int) -> int:
     """When a day's totals expire: :data:`DAY_KEEP_DAYS` after the day ends."""
-    day = dt.datetime.fromtimestamp(at_ms / 1000, TIMEZONE).date()
-    end = dt.datetime(day.year, day.month, day.day, tzinfo=TIMEZONE) + dt.timedelta(days=1)
-    return int(end.timestamp() * 1000) + DAY_KEEP_DAYS * DAY_MS
+    return _day(_day_index(at_ms))[1]
+
+
+def _day_index(at_ms: int) -> int:
+    """Local days since the epoch (UTC+7 all year, as rules/clock.py)."""
+    return (at_ms + UTC_OFFSET_MS) // DAY_MS
+
+
+@lru_cache(maxsize=64)  # a batch's events lie in one or two days: computed once each
+def _day(index: int) -> tuple[str, int]:
+    start = index * DAY_MS - UTC_OFFSET_MS
+    return f"day:{local_day(start)}", start + DAY_MS + DAY_KEEP_DAYS * DAY_MS
 
 
 def _observe(deltas: Deltas, name: str, label: str, ms: int, bounds: Sequence[int]) -> None:

@@ -68,7 +68,10 @@ def ticket_view(record: Sequence[Any]) -> dict[str, Any]:
 def counter_map(record: Sequence[Any]) -> dict[str, Any]:
     """A counter record as a map of :data:`COUNTER_FIELDS` (``services`` a list)."""
     view = dict(zip(COUNTER_FIELDS, record, strict=True))
-    view["services"] = [_text(s) for s in view["services"] or []]
+    services = view["services"] or []
+    # msgpack gives text as str: convert only what is not (a copy either way).
+    view["services"] = [_text(s) for s in services] if any(
+        type(s) is not str for s in services) else list(services)
     return view
 
 
@@ -89,7 +92,7 @@ def _waiting(pairs: Sequence[Any] | None) -> dict[str, int]:
 def _totals(values: Sequence[Any] | None) -> dict[str, int] | None:
     if values is None:
         return None
-    return dict(zip(TOTAL_FIELDS, (int(v) for v in values), strict=True))
+    return dict(zip(TOTAL_FIELDS, values, strict=True))  # whole numbers as msgpack gives
 
 
 def unpack_event(raw: bytes | Sequence[Any]) -> dict[str, Any]:

@@ -180,6 +180,8 @@ class EngineBench:
         self.waiting_max = 0
         self.projector = Projector(engine.runner, engine.province)
         self.lags_ms: list[int] = []
+        self.projector_cpu_usec_per_event = 0.0
+        self.with_projector = True
 
     async def open_counters(self) -> None:
         await fan_out([
@@ -243,7 +245,7 @@ class EngineBench:
         redis_cpu = await self.server.cpu_seconds()
         loop = asyncio.get_running_loop()
         side: list[asyncio.Task[None]] = []
-        if kind == "engine":   # every replica projects while it serves
+        if kind == "engine" and self.with_projector:  # every replica projects as it serves
             side = [asyncio.create_task(self.projector.run_forever())]
             if tally is not None:
                 side.append(asyncio.create_task(self.sample_lag()))
@@ -310,7 +312,9 @@ class EngineBench:
                                  for hand in self.noop_keys for key in hand])
         # The projector on the events of these phases, alone: Redis time per event applied.
         await self.server.reset_stats()
+        cpu = time.process_time()
         events = await self.projector.catch_up()
+        self.projector_cpu_usec_per_event = (time.process_time() - cpu) * 1e6 / max(events, 1)
         n, usec = await self.server.evalsha_stats()
         sums["project"] = [n, usec, events]
         return {
@@ -364,6 +368,7 @@ async def measure(args: argparse.Namespace, url: str) -> dict[str, Any]:
         await engine.sync_province()
         server = Server(client)
         bench = EngineBench(engine, server, args.clients, args.seed)
+        bench.with_projector = not args.no_projector
         await bench.open_counters()
         tallies = await bench.throughput(args.seconds, args.round)
         scripts = await bench.per_script(args.script_rounds)
@@ -386,6 +391,8 @@ async def measure(args: argparse.Namespace, url: str) -> dict[str, Any]:
         "redis_usec_per_event": round(project["calls"] and project["usec_per_call"]
                                       * project["calls"] / max(project["calls_sent"], 1), 2),
         "batches": project["calls"], "conflicts": bench.projector.conflicts_total(),
+        "client_cpu_usec_per_event": round(bench.projector_cpu_usec_per_event, 1),
+        "in_the_engine_rounds": bench.with_projector,
     }
     return {
         "bench": "engine",
@@ -455,6 +462,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--max-batch", type=int, default=256, help="ScriptRunner max_batch (default 256)")
     add("--max-inflight", type=int, default=4, help="ScriptRunner max_inflight (default 4)")
     add("--seed", type=int, default=1, help="random seed (default 1)")
+    add("--no-projector", action="store_true",
+        help="no projector in the engine rounds (it still runs in its own phase): the "
+             "transitions alone, as with the projector in another process")
 
 
 def render(result: dict[str, Any]) -> str:
@@ -483,7 +493,8 @@ def render(result: dict[str, Any]) -> str:
         f"  waiting max        {result['waiting_max']:>9,}   (all centers, end of each round)",
         f"  projector          lag max {result['projector']['lag_max_s']} s, p99 "
         f"{result['projector']['lag_p99_s']} s   goal < {LAG_GOAL_S:g} s: {ok[goals[2]]}; "
-        f"Redis {result['projector']['redis_usec_per_event']} µs per event applied",
+        f"Redis {result['projector']['redis_usec_per_event']} µs, client "
+        f"{result['projector']['client_cpu_usec_per_event']} µs CPU per event applied",
         "  versions           " + ", ".join(f"{k} {v}" for k, v in result["versions"].items()),
     ]
     return "\n".join(lines)
