@@ -154,12 +154,17 @@ class Projector:
                 return applied
 
     async def run_forever(self, poll_s: float = POLL_S) -> None:
-        """Every replica's background task: keep every center's projection current."""
+        """Every replica's background task: keep every center's projection current. A round
+        that applied something is followed by another at once (a busy hour never lets a
+        backlog build); a quiet one waits ``poll_s``."""
         backoff = poll_s
         while True:
             try:
-                await self.catch_up()
+                applied = await self.catch_up()
                 backoff = poll_s
+                if applied:
+                    await asyncio.sleep(0)  # let the requests of this process go first
+                    continue
             except (Unavailable, RedisError, OSError) as error:
                 log.info("projection paused: %s", error)
                 backoff = min(backoff * 2, 5.0)
