@@ -130,10 +130,9 @@
     document.title = configured.name + ' — ' + config.center.name;
     render();
     if (!token) { showMessage(tr('noToken'), tr('noTokenText'), true); return; }
-    const base = Q.wsBase(config) + '/display/' + encodeURIComponent(center);
-    new Q.Live({
-      url: (lastId) => base + '?token=' + encodeURIComponent(token) + (lastId ? '&last_id=' + lastId : ''),
-      onFrame, onState, onFatal, fatal: [4401, 4403, 4404], silenceMs: 45000,
+    new Q.LiveChannel({
+      url: Q.liveBase(config) + '/display/' + encodeURIComponent(center), token, resume: true,
+      onFrame, onState, onFatal,
     }).start();
   }
 

@@ -236,10 +236,10 @@
       return;
     }
     if (!config || !config.ws_port) return;
-    const base = Q.wsBase(config) + '/ticket/';
-    live = new Q.Live({
-      url: () => base + encodeURIComponent(ticketId) + '?token=' + encodeURIComponent(token),
-      onFrame, onState, onFatal, fatal: [4401, 4403, 4404], silenceMs: 45000,
+    // The ticket channel starts from the ticket's state every time: nothing to resume.
+    live = new Q.LiveChannel({
+      url: () => Q.liveBase(config) + '/ticket/' + encodeURIComponent(ticketId), token, resume: false,
+      onFrame, onState, onFatal,
     }).start();
   }
 
