@@ -36,6 +36,7 @@ from websockets.typing import Subprotocol
 from displays.board import Board, Call, render_lines
 from displays.live import SILENCE_S, LiveSession
 from displays.speech import VOICES, AnnouncementCache, SpeechSettings
+from queue_server import messages
 from queue_server.rules.clock import TIMEZONE
 
 FATAL = {4401: "the display token is invalid or revoked",
@@ -189,6 +190,8 @@ class DisplayClient:
             self.skipped(str(error))
             return
         self.screen.draw(self.board)
+        if frame["type"] == "event" and (frame.get("event") or {}).get("type") == "day_closed":
+            self.screen.line(messages.render("day_closed_display"))
         if call is None:
             return
         self.screen.line(f"{'nhắc lại' if call.recall else 'gọi'} {call.number} → quầy "

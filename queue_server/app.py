@@ -21,7 +21,16 @@ from starlette.staticfiles import StaticFiles
 
 from queue_server import __version__, gc_policy, web
 from queue_server.accounts import AccountStore
-from queue_server.api import admin, counters, fast, health, problems, public, tickets
+from queue_server.api import (
+    admin,
+    appointments,
+    counters,
+    fast,
+    health,
+    problems,
+    public,
+    tickets,
+)
 from queue_server.api.deps import Services
 from queue_server.auth import TokenSigner
 from queue_server.booking import Bookings
@@ -129,7 +138,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     problems.install(app)
     app.add_api_route("/", web.index_page, include_in_schema=False)
     app.add_api_route("/docs", web.docs_page, include_in_schema=False)
-    for module in (public, tickets, counters, admin, health):
+    for module in (public, tickets, appointments, counters, admin, health):
         app.include_router(module.router)
     # Pages and their helpers live beside the code they show (displays/, counters/,
     # monitoring/); each package exposes one router.

@@ -96,6 +96,31 @@ export async function api(session, method, path, { body, key, attempts = 3 } = {
   throw lastError;
 }
 
+// ------------------------------------------------------------------ the message catalogue
+
+// GET /api/v1/messages: {reason: [vi, en]} (docs/messages.md), read once per page; say()
+// gives a sentence of it as [Vietnamese, English], its {fields} filled in.
+let catalogueText = {};
+let catalogueLoad = null;
+export function loadMessages() {
+  catalogueLoad ||= api(null, "GET", "/api/v1/messages", { attempts: 2 })
+    .then((body) => { catalogueText = body.messages || {}; })
+    .catch(() => { /* the pages still work; a sentence shows its key */ });
+  return catalogueLoad;
+}
+
+export function say(reason, fields = {}) {
+  const pair = catalogueText[reason] || [reason, reason];
+  return pair.map((text) => Object.entries(fields).reduce(
+    (out, [name, value]) => out.split(`{${name}}`).join(String(value)), text));
+}
+
+// A day as the engine names it (YYYYMMDD) the way people write it: 03/12/2026.
+export function dayText(day) {
+  const m = /^(\d{4})(\d{2})(\d{2})$/.exec(String(day || ""));
+  return m ? `${m[3]}/${m[2]}/${m[1]}` : String(day || "");
+}
+
 export async function login(username, password) {
   return api(null, "POST", "/api/v1/auth/login", { body: { username, password }, attempts: 1 });
 }

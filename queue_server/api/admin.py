@@ -44,7 +44,8 @@ async def move_ticket(ticket_id: str, body: TransferIn, services: ServicesDep,
     principal.require(center_of_ticket(ticket_id), Role.SUPERVISOR)
     outcome = await services.engine.transfer(
         ticket_id, to_service=body.to_service or "", to_counter=body.to_counter or "",
-        note=body.note, idempotency_key=scoped_key(idempotency, principal, "move"))
+        note=body.note, force=body.force,
+        idempotency_key=scoped_key(idempotency, principal, "move"))
     return OutcomeOut.of(outcome)
 
 

@@ -77,6 +77,9 @@ class TransferIn(Body):
     to_service: str | None = Field(None, max_length=64)
     to_counter: str | None = Field(None, max_length=64)
     note: str = Field("", max_length=500)
+    force: bool = Field(False, description="(a supervisor's move) send it to a counter that is "
+                        "closed or paused, where it waits until the counter opens; refused "
+                        "otherwise, and ignored on a counter's own transfer")
 
 
 class PauseIn(Body):

@@ -18,7 +18,6 @@
     open: ['Sẵn sàng', 'Ready'],
     serving: ['Đang phục vụ', 'Serving'],
     idle: ['Mời công dân chờ đến lượt', 'Please wait for your number'],
-    dayClosed: ['Trung tâm đã kết thúc ngày làm việc. Hẹn gặp lại ông/bà!', 'The center has closed for the day.'],
     queued: ['{n} người chờ riêng quầy này', '{n} waiting for this counter'],
     atCounters: ['Chờ tại một quầy nhất định', 'Waiting for a particular counter'],
     to: ['→ Quầy {c}', '→ Counter {c}'],
@@ -91,7 +90,7 @@
 
   function renderCallout(call, flash) {
     const box = $('callout-text');
-    const idle = board.dayClosed ? tr('dayClosed') : tr('idle');
+    const idle = board.dayClosed ? Q.message('day_closed_display') : tr('idle');
     box.replaceChildren(...(call ? sentence(call) : [Q.el('span', { class: 'idle' }, idle)]));
     $('callout').dataset.number = call ? call.number : '';
     if (call && call.priority) box.append(Q.el('span', { class: 'badge prio' }, '★ ' + tr('priority')));
@@ -202,7 +201,11 @@
   }
 
   // The history goes last: it keeps only the lines that fit beside the others.
-  function renderAll() { renderCounters(); renderWaits(); renderRecent(); }
+  function renderAll() {
+    document.body.classList.toggle('day-closed', !!board.dayClosed);
+    document.body.dataset.dayClosed = board.dayClosed ? board.closedDay || '1' : '';
+    renderCounters(); renderWaits(); renderRecent();
+  }
   addEventListener('resize', () => renderRecent());
 
   function shown(call) {
@@ -337,6 +340,7 @@
       return;
     }
     askForSound();
+    await Q.messagesReady; // the day's close is said in the catalogue's words
     new Q.LiveChannel({
       url: Q.liveBase(config) + '/display/' + encodeURIComponent(center), token, resume: true,
       onFrame, onState, onFatal,
