@@ -131,6 +131,6 @@ class LiveSession:
                 raise ValueError(f"not a frame: {frame!r:.80}")
         except (ValueError, TypeError, msgpack.UnpackException) as error:
             self.bad_frames += 1
-            self.last_error = str(error)
+            self.last_error = f"{type(error).__name__}: {error}"
             return None
         return dict(frame)

@@ -160,5 +160,6 @@ ERRORS_BY_CODE: dict[str, type[QmsError]] = {
         CounterStateError,
         IdempotencyMismatch,
         Forbidden,
+        Conflict,
     )
 }

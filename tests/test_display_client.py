@@ -9,7 +9,6 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -17,7 +16,7 @@ from displays.board import Board, render_lines
 from displays.speech_config import SpeechConfig
 from queue_server.errors import ConfigError
 from tests.live import ROOT, LiveServer
-from tests.pages import Center, call_next_with_engine
+from tests.pages import Center
 from tests.servers import scaled
 
 # ---------------------------------------------------------------- the board, pure
@@ -175,23 +174,3 @@ def test_client_shows_calls_and_says_why_it_cannot_connect(
     clients.append(unknown)
     unknown.expect("Không có trung tâm 99999")
     assert unknown.process.wait(scaled(10)) == 2
-
-
-def test_client_resumes_after_a_restart_without_missing_a_call(
-    live_redis_url: str, tmp_path: Path, clients: list[Client]
-) -> None:
-    server = LiveServer(live_redis_url, tmp_path / "server").start()
-    try:
-        center = Center.ready(server, "06688", counters=("1",))
-        missed = center.issue("certification")["ticket"]["number"]
-        client = Client(server, center.id, center.display)
-        clients.append(client)
-        client.expect("connected to ws://")
-        server.stop()
-        client.expect("Reconnecting")
-        assert call_next_with_engine(live_redis_url, center.id, "1", center.staff) == missed
-        server.start()
-        client.expect("resumed after", timeout=30)
-        client.expect(f"gọi {missed} → quầy 1")
-    finally:
-        server.stop()

@@ -118,7 +118,9 @@
       this.resumedFrom = this.opts.resume ? this.lastId : null;
       this.stats.connections += 1;
       this.state(this.attempt ? 'reconnecting' : 'connecting');
-      ws.onopen = () => this.arm();
+      // Open: the server took the socket (it may still refuse it with a close code). A resumed
+      // channel with nothing missed gets no frame until the next event or heartbeat.
+      ws.onopen = () => { this.arm(); this.state('open', { from: this.resumedFrom }); };
       ws.onmessage = (message) => this.receive(message.data);
       ws.onclose = (event) => this.closed(ws, event.code, event.reason || '');
     }
@@ -160,10 +162,8 @@
       if (resumable && frame.type === 'event' && this.lastId && !idAfter(frame.id, this.lastId)) return;
       if (!this.live) {
         this.live = true;
-        this.attempt = 0;
-        const resumed = Boolean(this.resumedFrom) && frame.type === 'event';
-        if (resumed) this.stats.resumed += 1;
-        this.state('open', { resumed, from: this.resumedFrom });
+        this.attempt = 0;   // the backoff starts again only once a frame came through
+        if (this.resumedFrom && frame.type === 'event') this.stats.resumed += 1;
       }
       if (frame.type === 'snapshot') this.stats.snapshots += 1;
       if (resumable && STREAM_ID.test(frame.id) && frame.id !== '0-0') this.lastId = frame.id;

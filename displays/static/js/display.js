@@ -177,7 +177,8 @@
   function renderBanner(flashCall) {
     const call = board.banner();
     const shownCall = call && callShown(call) ? call : null;
-    const id = shownCall ? shownCall.id + ':' + shownCall.at : null;
+    // The idle sentence changes with the day's close too.
+    const id = shownCall ? shownCall.id + ':' + shownCall.at : board.dayClosed ? 'day-closed' : null;
     if (flashCall || id !== bannerId) {
       renderCallout(shownCall && Object.assign({ recall: shownCall.type === 'recalled' }, shownCall), !!flashCall);
     }
