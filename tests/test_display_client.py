@@ -75,6 +75,33 @@ def test_board_follows_snapshot_and_events() -> None:
     assert "Phường Thử" in lines and "C002 → quầy 1 (nhắc lại)" in lines
 
 
+def test_board_at_the_day_close() -> None:
+    """A ticket sent back from a closing counter, then the engine's end of the day: every
+    counter closed, nothing waiting, the history cleared, the sentence of the catalogue."""
+    board = Board()
+    board.apply_frame(SNAPSHOT)
+    counter = {"id": "1", "state": "open", "ticket": "07090-20260101-C002", "services": "land"}
+    board.apply_frame(event("called", "101-0", ticket=ticket("C002", "called"), counter=counter))
+    board.counters["2"].queued = 2
+    board.apply_frame(event("requeued", "102-0", ticket=ticket("C003", "waiting"),
+                            waiting={"land": 3}, info={"from_counter": "2"}))
+    assert board.counters["2"].queued == 1 and board.services["land"].waiting == 3
+    board.apply_frame(event("expired", "103-0", ticket=ticket("C002", "expired"),
+                            counter={**counter, "ticket": ""}))
+    assert board.banner() is None and board.recent and not board.day_closed
+    board.apply_frame(event("day_closed", "104-0", totals={"waiting": 0, "called": 0,
+                                                           "serving": 0},
+                            info={"day": "20260101", "expired": 4, "no_show": 1,
+                                  "counters": 2}))
+    assert board.day_closed and board.closed_day == "20260101" and board.recent == []
+    assert {c.state for c in board.counters.values()} == {"closed"}
+    assert sum(c.queued for c in board.counters.values()) == 0
+    assert board.services["land"].waiting == 0 and board.services["land"].eta_s is None
+    assert "Đã hết giờ làm việc hôm nay." in "\n".join(render_lines(board, {}))
+    board.apply_frame(SNAPSHOT)  # the next day's first snapshot
+    assert not board.day_closed
+
+
 @pytest.mark.parametrize("frame", [None, [1, 2], {"id": "1-0"}, {"type": "event", "event": 3}])
 def test_board_refuses_what_is_not_a_frame(frame: object) -> None:
     with pytest.raises((ValueError, TypeError)):
