@@ -6,6 +6,9 @@ Commands:
   create-account  add a staff, supervisor or province account (the first ones come from here)
   create-device   add a kiosk, display or counter screen token for a center (printed once)
   summary         print the province as loaded (centers, services, counters)
+  metrics-token   print the token Prometheus sends to read /metrics
+  backup FILE     a snapshot (RDB) of the live state, taken while the server runs
+  restore FILE    put a snapshot back into the embedded server's folder (server stopped)
 """
 
 from __future__ import annotations
@@ -16,8 +19,12 @@ import getpass
 import os
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from queue_server.errors import QmsError
+
+if TYPE_CHECKING:
+    from queue_server.settings import Settings
 
 HELP = """Hệ thống xếp hàng / Queue system.
 
@@ -52,6 +59,16 @@ def _parser() -> argparse.ArgumentParser:
     device.add_argument("--center", required=True)
     device.add_argument("--label", default="")
     commands.add_parser("summary", help="print the province as loaded")
+    backup = commands.add_parser(
+        "backup", help="write a snapshot (RDB) of the Redis in use to FILE, while it serves")
+    backup.add_argument("file")
+    restore = commands.add_parser(
+        "restore", help="replace the embedded Redis's data with the snapshot FILE (stop the "
+                        "server first; the current AOF is moved aside, not deleted)")
+    restore.add_argument("file")
+    commands.add_parser("metrics-token",
+                        help="print the bearer token Prometheus sends to read /metrics "
+                             "(QMS_METRICS_TOKEN, else derived from the secret key)")
     return parser
 
 
@@ -71,6 +88,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             print_summary(settings)
             return 0
+        if args.command in ("backup", "restore"):
+            return _backup_or_restore(settings, args.command, args.file)
+        if args.command == "metrics-token":
+            from queue_server.api.deps import scrape_token_of
+            from queue_server.auth import TokenSigner
+
+            settings = settings.with_secret()
+            print(settings.metrics_token or scrape_token_of(TokenSigner(settings.secret_key, 1)))
+            return 0
         from queue_server import bootstrap
 
         if args.command == "create-account":
@@ -85,6 +111,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     except QmsError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+
+
+def _backup_or_restore(settings: Settings, command: str, file: str) -> int:
+    from pathlib import Path
+
+    from queue_server import backup
+    from queue_server.redis_child import running_server_url
+
+    folder = settings.data_dir / "redis"
+    if command == "restore":
+        if settings.redis_url is not None:
+            print("error: restore puts a snapshot into the embedded server's folder; for "
+                  "QMS_REDIS_URL follow docs/reliability.md", file=sys.stderr)
+            return 2
+        aside = backup.restore(folder, Path(file))
+        print(f"restored {file} into {folder}" + (f"; the previous AOF is in {aside}"
+                                                   if aside else ""))
+        return 0
+    url = settings.redis_url or running_server_url(folder)
+    if url is None:
+        print(f"error: no Redis to back up: set QMS_REDIS_URL, or run the server on {folder}",
+              file=sys.stderr)
+        return 2
+    size = backup.backup(url, Path(file))
+    print(f"wrote {file} ({size:,} bytes)")
+    return 0
 
 
 if __name__ == "__main__":

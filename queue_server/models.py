@@ -140,3 +140,5 @@ class TicketState:
     active_counters: int
     now: int
     token_hash: str = ""  # compared by the API with the caller's secret; never sent out
+    expected_at: int | None = None  # the call expected in opening time (rules/eta.py)
+    after_closing: bool = False     # … which falls after today's closing

@@ -24,7 +24,7 @@ from redis.exceptions import RedisError
 
 from queue_server import keys
 from queue_server.errors import Unavailable
-from queue_server.projections import project
+from queue_server.projections import Deltas, project
 from queue_server.province import Center, Province
 from queue_server.records import decode_event
 from queue_server.script_runner import ScriptRunner, translate_error
@@ -63,6 +63,25 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
+def _readable(entries: list[Any], center: str) -> tuple[list[dict[str, Any]], Deltas, str]:
+    """The events of a read up to the first one that cannot be decoded or projected, their
+    deltas, and what is wrong with that one ('' when all are fine)."""
+    try:
+        events = [decode_event(fields[b"d"], center) for _, fields in entries]
+        return events, project(events), ""
+    except Exception:
+        pass  # find the one (the rare path: a batch is normally read in one go)
+    events = []
+    for _, fields in entries:
+        try:
+            decoded = decode_event(fields[b"d"], center)
+            project([decoded])
+        except Exception as error:
+            return events, project(events), f"{type(error).__name__}: {error}"
+        events.append(decoded)
+    return events, project(events), ""
+
+
 class Projector:
     def __init__(self, runner: ScriptRunner, province: Province, *, batch: int = BATCH) -> None:
         self.runner = runner
@@ -73,6 +92,14 @@ class Projector:
 
     def progress(self, center: str) -> CenterProgress:
         return self.state.centers.setdefault(center, CenterProgress())
+
+    def progress_total(self) -> int:
+        """Events this process applied, all centers."""
+        return sum(p.applied_events for p in self.state.centers.values())
+
+    def conflicts_total(self) -> int:
+        """Batches another replica applied first."""
+        return sum(p.conflicts for p in self.state.centers.values())
 
     async def catch_up(self, centers: Sequence[Center] | None = None) -> int:
         """Apply everything the streams hold now; answers the events applied. Concurrent
@@ -103,27 +130,28 @@ class Projector:
                 progress.checkpoint = progress.tip = max(
                     checkpoint, progress.tip, key=id_tuple)
                 return applied
-            last_id = _text(entries[-1][0])
-            try:
-                events = [decode_event(fields[b"d"], center) for _, fields in entries]
-                deltas = project(events)
-            except Exception as error:  # an event this version cannot read: stop, report
-                progress.stalled = f"{type(error).__name__}: {error}"
-                log.error("projection of center %s stopped after %s: %s", center, checkpoint,
-                          progress.stalled)
-                return applied
+            events, deltas, problem = _readable(entries, center)
+            if problem:  # an event this version cannot read: apply up to it, stop, report
+                progress.stalled = problem
+                log.error("projection of center %s stopped after %s: %s", center,
+                          _text(entries[len(events) - 1][0]) if events else checkpoint, problem)
+                if not events:
+                    return applied
+            last_id = _text(entries[len(events) - 1][0])
             done, now_checkpoint = await self.runner.run(
                 "project", [keys.center_meta_key(center)],
                 ["", "", "system", "", NAME, checkpoint, last_id,
                  msgpack.packb(deltas.as_wire()), str(events[-1]["at"])])
             if done:
-                applied += len(entries)
-                progress.applied_events += len(entries)
+                applied += len(events)
+                progress.applied_events += len(events)
             else:
                 progress.conflicts += 1
             checkpoint = _text(now_checkpoint)
             progress.checkpoint = checkpoint
-            progress.tip = max(progress.tip, last_id, key=id_tuple)
+            progress.tip = max(progress.tip, _text(entries[-1][0]), key=id_tuple)
+            if progress.stalled:
+                return applied
 
     async def run_forever(self, poll_s: float = POLL_S) -> None:
         """Every replica's background task: keep every center's projection current."""

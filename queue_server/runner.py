@@ -1,19 +1,54 @@
-"""``python -m queue_server run``: Redis (embedded by default), then uvicorn, then the pages."""
+"""``python -m queue_server run``: Redis (embedded by default), then uvicorn, then the pages.
+
+Stopping: SIGTERM (systemd, Docker), SIGINT (Ctrl-C) and SIGHUP (a closed terminal) all stop
+uvicorn gracefully (no new connections, requests in flight finish, the lifespan closes the
+WebSocket server, the hub and the Redis clients), then the embedded Redis is shut down (its
+AOF flushed): in that order, whichever signal came.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
 import os
+import signal
 from collections import Counter
-from contextlib import AsyncExitStack
+from collections.abc import Iterator
+from contextlib import AsyncExitStack, contextmanager
 
 import uvicorn
+from uvicorn.supervisors.multiprocess import Multiprocess
 
 from queue_server.bootstrap import Demo
-from queue_server.embedded import start_or_reuse
+from queue_server.logs import log_to_stderr
 from queue_server.province import load_province
+from queue_server.redis_child import open_embedded, public_url
 from queue_server.settings import Settings
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+GRACE_S = 10  # requests still running this long after a stop signal are cancelled
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, stopped gracefully by SIGHUP too, and without re-raising the signal
+    afterwards (uvicorn does, and a re-raised SIGTERM would end the process before the
+    embedded Redis is stopped)."""
+
+    @contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        previous = {sig: signal.signal(sig, self.handle_exit) for sig in STOP_SIGNALS}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
+class _Workers(Multiprocess):
+    """uvicorn's worker manager, where SIGHUP stops everything (uvicorn restarts workers)."""
+
+    def handle_hup(self) -> None:
+        self.handle_term()
 
 
 def print_summary(settings: Settings) -> None:
@@ -49,7 +84,7 @@ Trang / Pages (center {center}; python -m queue_server run --center CODE for ano
   Đặt số trực tuyến / book online   {base}/book
   Toàn tỉnh / province view         {base}/province   (province)
   API (OpenAPI)                     {base}/docs   {base}/openapi.json
-  Prometheus metrics                {base}/metrics
+  Prometheus metrics                {base}/metrics  (Authorization: Bearer, see docs/operations.md)
   WebSocket channels                ws://{settings.host}:{settings.ws_port}/ws/…
 """, flush=True)
 
@@ -75,14 +110,47 @@ async def _bootstrap(settings: Settings, center: str) -> Demo:
                                            settings.data_dir / "demo-devices.json")
 
 
+def serve(settings: Settings, workers: int) -> None:
+    """uvicorn in this process (one worker) or its worker processes, until a stop signal."""
+    if workers > 1:
+        os.environ.update(QMS_REDIS_URL=settings.redis_url or "",
+                          QMS_SECRET_KEY=settings.secret_key)
+        config = uvicorn.Config("queue_server.asgi:create", factory=True, host=settings.host,
+                                port=settings.port, workers=workers,
+                                log_level=settings.log_level, access_log=False,
+                                timeout_graceful_shutdown=GRACE_S)
+        _Workers(config, sockets=[config.bind_socket()]).run()
+        return
+    from queue_server.app import create_app
+
+    _Server(uvicorn.Config(create_app(settings), host=settings.host, port=settings.port,
+                           log_level=settings.log_level, access_log=False,
+                           timeout_graceful_shutdown=GRACE_S)).run()
+
+
+def _stop_now(sig: int, frame: object) -> None:
+    # Before and after uvicorn serves: unwind through run()'s finally (Redis is stopped).
+    raise SystemExit(128 + sig)
+
+
 def run(settings: Settings, *, workers: int = 1, bootstrap: bool = False,
         center: str | None = None) -> int:
-    embedded = None
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _stop_now)
+    log_to_stderr(settings.log_level)
+    supervisor = None
     if settings.redis_url is None:
-        # Started here, not in each worker, so every worker shares one store.
-        url, embedded = start_or_reuse(settings.data_dir / "redis")
+        # Started and supervised here, not in each worker, so every worker shares one store.
+        url, supervisor = open_embedded(settings.data_dir / "redis",
+                                        appendfsync=settings.redis_appendfsync)
         settings = dataclasses.replace(settings, redis_url=url)
-        print(f"Redis (embedded, AOF under {settings.data_dir / 'redis'}): {url}")
+        how = "embedded"
+        if supervisor is None:
+            how = "embedded, supervised by another process"
+        elif any(getattr(child, "adopted", False) for child in supervisor.children):
+            how = "embedded, adopted: left running on this folder by an earlier start"
+        print(f"Redis ({how}; AOF under {settings.data_dir / 'redis'}, appendfsync "
+              f"{settings.redis_appendfsync}): {public_url(url)}")
     try:
         settings = settings.with_secret()
         print_summary(settings)
@@ -94,18 +162,8 @@ def run(settings: Settings, *, workers: int = 1, bootstrap: bool = False,
             print("Tài khoản mẫu / demo accounts:")
             print("\n".join(demo.accounts))
         print_pages(settings, center, demo)
-        if workers > 1:
-            os.environ.update(QMS_REDIS_URL=settings.redis_url or "",
-                              QMS_SECRET_KEY=settings.secret_key)
-            uvicorn.run("queue_server.asgi:create", factory=True, host=settings.host,
-                        port=settings.port, workers=workers, log_level=settings.log_level,
-                        access_log=False)
-        else:
-            from queue_server.app import create_app
-
-            uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
-                        log_level=settings.log_level, access_log=False)
+        serve(settings, workers)
     finally:
-        if embedded is not None:
-            embedded.stop()
+        if supervisor is not None:
+            supervisor.stop()
     return 0

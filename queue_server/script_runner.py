@@ -11,22 +11,31 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
 from collections.abc import Sequence
 from typing import Any
 
-from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, ResponseError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from queue_server.errors import ERRORS_BY_CODE, QmsError, Unavailable
+from queue_server.high_water import HighWater
+from queue_server.outages import OutageLog, as_unavailable, is_outage
 from queue_server.redis_client import RedisClient, is_cluster
 from queue_server.refusals import from_reply
-from queue_server.scripts import Script, all_scripts, library_source
+from queue_server.scripts import BARE_SCRIPTS, Script, all_scripts, library_source
 
 Arg = str | int | float | bytes
 _Call = tuple[Script, Sequence[str], Sequence[Arg], asyncio.Future[Any]]
 _REASON = re.compile(r"^[a-z][a-z0-9_]*$")
+log = logging.getLogger("qms.redis")
+# Scripts that change nothing, or set what they set whatever ran before: sending one again
+# after a lost answer is harmless. A transition is safe only with its Idempotency-Key (its
+# first answer is stored with its writes, so a second send returns it).
+SAFE_TO_RESEND = frozenset({"snapshot", "ticket_read", "noop", "sync_center", "seq_floor",
+                            "close_day", "project",
+                            "logins", "record_set"})
+RESEND_AFTER_S = (0.05, 0.2)   # a Redis restarted by its supervisor answers within ~0.1 s
 
 
 def _missing(result: object) -> bool:
@@ -60,8 +69,9 @@ def translate_error(error: Exception) -> Exception:
             if _REASON.match(rest) and "_" in rest:
                 return kind(reason=rest)
             return kind(rest)
-    if isinstance(error, RedisConnectionError | RedisTimeoutError | OSError):
-        return Unavailable(f"the state store (Redis) cannot be reached: {error}")
+    if is_outage(error):
+        # A refused connection, a failover (READONLY), a replay (LOADING), NOREPLICAS …
+        return as_unavailable(error)
     return error
 
 
@@ -78,10 +88,21 @@ class ScriptRunner:
         batch: bool = True,
         max_batch: int = 256,
         max_inflight: int = 4,
+        high_water: HighWater | None = None,
+        wait_replicas: int = 0,
+        wait_ms: int = 100,
     ) -> None:
         self.client = client
+        # The numbers this process has handed out (engine.py reports its answers to it).
+        self.high_water = high_water or HighWater()
         self.scripts = all_scripts()
         self.functions = not is_cluster(client)
+        # WAIT after every pipeline of writes: an answer leaves only once ``wait_replicas``
+        # replicas have its writes (or ``wait_ms`` passed), so a failover to one of them
+        # cannot lose it (docs/reliability.md). On a Cluster WAIT has no node to go to.
+        self.wait_replicas = wait_replicas if self.functions else 0
+        self.wait_ms = wait_ms
+        self._unreplicated = OutageLog(log)
         self.batch = batch
         self.max_batch = max_batch
         self.max_inflight = max_inflight
@@ -103,6 +124,23 @@ class ScriptRunner:
             raise translate_error(error) from error
 
     async def run(self, name: str, keys: Sequence[str], args: Sequence[Arg]) -> Any:
+        """The script's answer; a QmsError for a refusal, Unavailable when Redis is away
+        (after resending what is safe to resend, see SAFE_TO_RESEND)."""
+        if not self._safe_to_resend(name, args):
+            return await self._run_once(name, keys, args)
+        for delay in RESEND_AFTER_S:
+            try:
+                return await self._run_once(name, keys, args)
+            except Unavailable:
+                await asyncio.sleep(delay)
+        return await self._run_once(name, keys, args)
+
+    def _safe_to_resend(self, name: str, args: Sequence[Arg]) -> bool:
+        if name in SAFE_TO_RESEND:
+            return True
+        return name not in BARE_SCRIPTS and bool(args) and args[0] not in ("", b"")
+
+    async def _run_once(self, name: str, keys: Sequence[str], args: Sequence[Arg]) -> Any:
         script = self.scripts[name]
         if not self.batch:
             try:
@@ -121,6 +159,11 @@ class ScriptRunner:
 
     async def _evalsha(self, script: Script, keys: Sequence[str], args: Sequence[Arg]) -> Any:
         try:
+            if self.wait_replicas:
+                result = (await self._pipeline([(script, keys, args)]))[0]
+                if isinstance(result, Exception):
+                    raise result
+                return result
             return await self.client.execute_command(*self._command(script, keys, args))
         except (NoScriptError, ResponseError) as error:
             if not _missing(error):
@@ -182,17 +225,30 @@ class ScriptRunner:
             self._schedule()
 
     async def _execute(self, batch: list[_Call]) -> list[Any]:
-        if len(batch) == 1:
+        if len(batch) == 1 and not self.wait_replicas:
             script, keys, args, _ = batch[0]
             try:
                 return [await self.client.execute_command(*self._command(script, keys, args))]
             except (ResponseError, NoScriptError) as error:
                 return [error]
+        return await self._pipeline([call[:3] for call in batch])
+
+    async def _pipeline(self, calls: list[tuple[Script, Sequence[str], Sequence[Arg]]]
+                        ) -> list[Any]:
         pipe = self.client.pipeline(transaction=False)
-        for script, keys, args, _ in batch:
+        for script, keys, args in calls:
             # execute_command, not pipe.evalsha: redis-py's ClusterPipeline refuses the latter.
             pipe.execute_command(*self._command(script, keys, args))
+        if self.wait_replicas:
+            # On the pipeline's own connection: WAIT covers what this connection wrote.
+            pipe.execute_command("WAIT", self.wait_replicas, self.wait_ms)
         results: list[Any] = await pipe.execute(raise_on_error=False)
+        if self.wait_replicas:
+            acked = results.pop()
+            if not isinstance(acked, int) or acked < self.wait_replicas:
+                self._unreplicated.failed(
+                    f"answered before {self.wait_replicas} replica(s) had the writes",
+                    RuntimeError(f"WAIT {self.wait_replicas} {self.wait_ms} gave {acked!r}"))
         return results
 
     async def aclose(self) -> None:

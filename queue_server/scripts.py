@@ -29,7 +29,8 @@ from queue_server.rules import states
 LUA_DIR = Path(__file__).parent / "lua"
 LIBRARY = "qms"
 # Scripts that are not about one center (and the benchmark ceiling) carry no prelude.
-BARE_SCRIPTS = frozenset({"noop", "rate_limit", "record_put", "record_set"})
+BARE_SCRIPTS = frozenset({"logins", "noop", "rate_limit", "record_put", "record_set",
+                          "seq_floor"})
 INCLUDES = ("base", "records", "checks", "queues", "events", "idempotency", "day",
             "transitions")
 

@@ -40,8 +40,24 @@ class Settings:
     script_batching: bool = True
     enforce_hours: bool = True             # refuse walk-in tickets outside opening hours
     gc_full_every_s: float = 3600.0        # a planned full garbage collection (0: Python's own)
+    database_url: str | None = None        # the archive's PostgreSQL; None: the embedded one
+                                           # under data_dir/postgres
+    archive: bool = True                   # follow the streams into PostgreSQL (docs/archive.md)
+    archive_batch: int = 500               # events per center per transaction
+    archive_poll_s: float = 1.0            # pause after a round that found nothing more
+    archive_retry_max_s: float = 10.0      # longest pause between retries in an outage
+    archive_personal_days: int = 180       # citizen id / ticket secret hashes kept this long
+    archive_record_years: int = 0          # tickets and events kept this long (0: for good)
     audio_dir: Path = Path("var/audio")
     log_level: str = "info"
+    # Reliability and security (docs/reliability.md, docs/operations.md).
+    redis_appendfsync: str = "always"      # the embedded Redis: always, everysec or no
+    redis_wait_replicas: int = 0           # WAIT for this many replicas before answering
+    redis_wait_ms: int = 100               # … at most this long
+    metrics_token: str = field(default="", repr=False)  # scrape credential; "" = derived
+    login_failures_per_account: int = 10   # failed logins per window before 429
+    login_failures_per_address: int = 50
+    login_window_s: int = 900
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -56,6 +72,7 @@ class Settings:
         settings = replace(defaults, **values)  # type: ignore[arg-type]
         if "QMS_AUDIO_DIR" not in env:
             settings = replace(settings, audio_dir=settings.data_dir / "audio")
+        _check_choices(settings)
         return settings
 
     def with_secret(self) -> Settings:
@@ -69,6 +86,18 @@ class Settings:
             path.write_text(secrets.token_urlsafe(32), encoding="ascii")
             path.chmod(0o600)
         return replace(self, secret_key=path.read_text(encoding="ascii").strip())
+
+
+CHOICES = {"redis_appendfsync": ("always", "everysec", "no")}
+
+
+def _check_choices(settings: Settings) -> None:
+    for name, allowed in CHOICES.items():
+        value = getattr(settings, name)
+        if value not in allowed:
+            key = PREFIX + name.upper()
+            raise ConfigError(f"environment variable {key}: expected one of "
+                              f"{', '.join(allowed)}, got {value!r}", key=key)
 
 
 def _parse(key: str, raw: str, current: object) -> object:

@@ -17,6 +17,8 @@ if [ "$mode" = test ] || [ "$mode" = bench ]; then
   command -v chromium >/dev/null || need_apt+=(chromium)
   command -v prometheus >/dev/null || need_apt+=(prometheus)
   command -v sox >/dev/null || need_apt+=(sox)
+  # The archive's tests start Debian's PostgreSQL (the wheel's serves `make run` without it).
+  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
 fi
 if [ "$mode" = bench ]; then
   command -v wrk >/dev/null || need_apt+=(wrk)

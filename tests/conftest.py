@@ -25,6 +25,8 @@ from queue_server.rules.clock import TIMEZONE, epoch_ms
 from queue_server.script_runner import ScriptRunner
 from tests.servers import RedisClusterProcesses, start_standalone
 
+pytest_plugins = ["tests.archive_support"]   # PostgreSQL for the archive tests
+
 
 @pytest.fixture(scope="session")
 def province() -> Province:
@@ -151,13 +153,19 @@ def live_redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def live_server(live_redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """One real server (uvicorn child process) for the session.
+def live_server(live_redis_url: str, tmp_path_factory: pytest.TempPathFactory,
+                postgres_server: Any) -> Iterator[Any]:
+    """One real server (uvicorn child process) for the session, with its archive in a
+    database of the suite's PostgreSQL.
 
     Tests that use it never flush its Redis; they create accounts with unique names (see
     tests/live.py) and, where they need a quiet center, pick one no other test uses."""
+    from tests.archive_support import create_database
     from tests.live import LiveServer
 
-    server = LiveServer(live_redis_url, tmp_path_factory.mktemp("live")).start()
+    archive = {"QMS_ARCHIVE": "1", "QMS_ARCHIVE_POLL_S": "0.1",
+               "QMS_DATABASE_URL": create_database(postgres_server, "live")}
+    server = LiveServer(live_redis_url, tmp_path_factory.mktemp("live"),
+                        extra_env=archive).start()
     yield server
     server.stop()

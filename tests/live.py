@@ -23,6 +23,7 @@ from queue_server.auth import Role, TokenSigner
 from queue_server.booking import check_in_code
 from queue_server.embedded import free_port
 from queue_server.engine import Engine
+from queue_server.keys import staff_key
 from queue_server.province import load_province
 from queue_server.redis_client import close, connect
 from queue_server.script_runner import ScriptRunner
@@ -30,6 +31,8 @@ from tests.servers import scaled
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "test-secret-key-not-for-production"
+METRICS_TOKEN = "test-scrape-token-not-for-production"
+SCRAPE = {"Authorization": f"Bearer {METRICS_TOKEN}"}   # headers Prometheus sends
 
 
 @dataclass
@@ -52,7 +55,10 @@ class LiveServer:
     def start(self, timeout: float = 30.0) -> LiveServer:
         env = {**os.environ, "QMS_REDIS_URL": self.redis_url, "QMS_PORT": str(self.port),
                "QMS_WS_PORT": str(self.ws_port), "QMS_DATA_DIR": str(self.data_dir),
-               "QMS_SECRET_KEY": SECRET, "QMS_ENFORCE_HOURS": "0", **self.extra_env}
+               "QMS_SECRET_KEY": SECRET, "QMS_ENFORCE_HOURS": "0",
+               "QMS_METRICS_TOKEN": METRICS_TOKEN,
+               # No archive unless a test asks (tests/test_archive_*.py): no PostgreSQL each.
+               "QMS_ARCHIVE": "0", **self.extra_env}
         self.data_dir.mkdir(parents=True, exist_ok=True)
         with (self.data_dir / f"server-{self.port}.log").open("ab") as log:
             self.process = subprocess.Popen(
@@ -118,6 +124,40 @@ class Bootstrap:
         _, token = asyncio.run(self._run(lambda store: store.create_device(
             Role(kind), center, "test")))
         return str(token)
+
+    def bare_account(self, username: str, role: str, center: str | None) -> None:
+        """An account record without a usable password (no Argon2): a target to manage."""
+        fields = {"name": username, "role": role, "center": center or "", "hash": "",
+                  "active": "1"}
+
+        async def put(store: AccountStore) -> None:
+            flat = [v for pair in fields.items() for v in pair]
+            await store.runner.run("record_put", [staff_key(username)], ["1", *flat])
+
+        asyncio.run(self._run(put))
+
+    async def session(self, username: str, hours: int = 13) -> str:
+        """A recorded login id for ``username`` (the "s" of a staff token)."""
+        async def make(store: AccountStore) -> str:
+            return await store.sessions.open(username, time.time() + hours * 3600)
+
+        login_id: str = await self._run(make)
+        return login_id
+
+    async def logins(self, names: list[str], role: str, center: str | None,
+                     hours: int = 1) -> list[str]:
+        """Recorded logins signed as POST /auth/login signs them, without an account or a
+        password check: for drivers that need many (Argon2 is slow on purpose)."""
+        signer = TokenSigner(SECRET, hours * 3600)
+
+        async def make(store: AccountStore) -> list[str]:
+            sessions = [await store.sessions.open(name, time.time() + hours * 3600)
+                        for name in names]
+            return [signer.staff_token(name, Role(role), center, session)
+                    for name, session in zip(names, sessions, strict=True)]
+
+        tokens: list[str] = await self._run(make)
+        return tokens
 
 
     def booking_today(self, center: str, service: str = "land") -> tuple[str, str]:

@@ -18,7 +18,7 @@ import os
 import shutil
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
 from types import TracebackType
@@ -92,7 +92,8 @@ class _Group:
         raise NotImplementedError
 
     def __enter__(self) -> Self:
-        return self.start()
+        # ``with Group(...).start() as group`` must not start a second set of processes
+        return self if self.servers else self.start()
 
     def __exit__(
         self,
@@ -225,15 +226,16 @@ class RedisClusterProcesses(_Group):
 class _SentinelServer(EmbeddedRedis):
     """``redis-server <conf> --sentinel``: sentinel rewrites its config file, so it owns one."""
 
-    def __init__(self, data_dir: Path, master_port: int) -> None:
+    def __init__(self, data_dir: Path, master_port: int, quorum: int = 1) -> None:
         super().__init__(data_dir, appendonly=False)
         self.master_port = master_port
+        self.quorum = quorum
 
     def command_line(self) -> list[str]:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         config = self.data_dir.resolve() / "sentinel.conf"
         config.write_text(
-            f"sentinel monitor {SENTINEL_SERVICE} {HOST} {self.master_port} 1\n"
+            f"sentinel monitor {SENTINEL_SERVICE} {HOST} {self.master_port} {self.quorum}\n"
             f"sentinel down-after-milliseconds {SENTINEL_SERVICE} 1000\n"
             f"sentinel failover-timeout {SENTINEL_SERVICE} 2000\n"
         )
@@ -245,20 +247,25 @@ class _SentinelServer(EmbeddedRedis):
 
 
 class RedisSentinelProcesses(_Group):
-    """One master, one replica and one sentinel watching them as service ``qms``.
+    """One master, one replica and ``sentinels`` sentinels watching them as service ``qms``.
 
     ``sentinel_url`` has the form ``redis+sentinel://HOST:PORT[,HOST:PORT...]/SERVICE[/DB]``:
     the sentinels to ask, then the monitored service name, then an optional database number
-    (default 0). Here: ``redis+sentinel://127.0.0.1:SPORT/qms``. The sentinel fails over one
-    second after the master stops answering (``down-after-milliseconds 1000``, quorum 1).
+    (default 0). Here: ``redis+sentinel://127.0.0.1:SPORT[,…]/qms``. The sentinels fail over
+    one second after the master stops answering (``down-after-milliseconds 1000``; quorum: a
+    majority of them, 1 of 1 or 2 of 3). ``master_args`` go to the master (and to the
+    replica, which may become one), e.g. ``min-replicas-to-write``.
     """
 
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, sentinels: int = 1, master_args: Sequence[str] = ()) -> None:
         super().__init__()
         self.tmp = tmp
+        self.sentinel_count = sentinels
+        self.master_args = list(master_args)
         self.master: EmbeddedRedis | None = None
         self.replica: EmbeddedRedis | None = None
         self.sentinel: EmbeddedRedis | None = None
+        self.sentinels: list[EmbeddedRedis] = []
 
     @property
     def master_port(self) -> int:
@@ -273,7 +280,8 @@ class RedisSentinelProcesses(_Group):
 
     @property
     def sentinel_url(self) -> str:
-        return f"redis+sentinel://{HOST}:{self.sentinel_port}/{SENTINEL_SERVICE}"
+        hosts = ",".join(f"{HOST}:{sentinel.port}" for sentinel in self.sentinels)
+        return f"redis+sentinel://{hosts}/{SENTINEL_SERVICE}"
 
     def start(self) -> RedisSentinelProcesses:
         """Start master, replica and sentinel; wait until the sentinel sees both data nodes."""
@@ -282,11 +290,11 @@ class RedisSentinelProcesses(_Group):
 
     def _start_sentinel(self) -> None:
         # Redis 7 waits 5 s for more replicas before a diskless first sync; one is enough here.
-        no_delay = ["--repl-diskless-sync-delay", "0"]
+        no_delay = ["--repl-diskless-sync-delay", "0", *self.master_args]
         self.master = self._start(
             EmbeddedRedis(self.tmp / "master", appendonly=False, extra_args=no_delay)
         )
-        follow = ["--replicaof", HOST, str(self.master.port)]
+        follow = [*no_delay, "--replicaof", HOST, str(self.master.port)]
         self.replica = self._start(
             EmbeddedRedis(self.tmp / "replica", appendonly=False, extra_args=follow)
         )
@@ -296,13 +304,22 @@ class RedisSentinelProcesses(_Group):
             30,
             "the replica to sync with the master",
         )
-        self.sentinel = self._start(_SentinelServer(self.tmp / "sentinel", self.master.port))
-        wait_until(self._sentinel_ready, 30, "the sentinel to know the master and its replica")
+        quorum = self.sentinel_count // 2 + 1
+        for index in range(self.sentinel_count):
+            folder = self.tmp / ("sentinel" if index == 0 else f"sentinel{index}")
+            self.sentinels.append(self._start(_SentinelServer(folder, self.master.port, quorum)))
+        self.sentinel = self.sentinels[0]
+        wait_until(self._sentinel_ready, 30, "the sentinels to know the master, its replica "
+                   "and each other")
 
     def _sentinel_ready(self) -> bool:
-        with _client(self.sentinel_port) as client:
-            state = client.sentinel_master(SENTINEL_SERVICE)
-        return int(state["port"]) == self.master_port and int(state["num-slaves"]) >= 1
+        for sentinel in self.sentinels:
+            with _client(sentinel.port) as client:
+                state = client.sentinel_master(SENTINEL_SERVICE)
+            if int(state["port"]) != self.master_port or int(state["num-slaves"]) < 1 or \
+                    int(state["num-other-sentinels"]) < self.sentinel_count - 1:
+                return False
+        return True
 
     def current_master_port(self) -> int:
         """The master port the sentinel reports right now."""

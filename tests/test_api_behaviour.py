@@ -22,7 +22,7 @@ import pytest
 import redis
 
 from queue_server.rules.clock import TIMEZONE
-from tests.live import SECRET, Bootstrap, LiveServer, login
+from tests.live import SECRET, Bootstrap, LiveServer, login, next_free_slot
 from tests.servers import scaled, start_standalone
 
 CENTER = "06874"       # bookings and idempotency
@@ -112,8 +112,9 @@ def test_booking_now_and_with_an_appointment(team: Team) -> None:
                          headers={"X-Ticket-Token": issued["token"]})
     assert mine.status_code == 200 and mine.json()["ticket"]["status"] == "waiting"
 
-    at = (dt.datetime.now(TIMEZONE) + dt.timedelta(days=2)).replace(
-        hour=9, minute=30, second=0, microsecond=0, tzinfo=None)  # local time, no zone
+    # The first free slot, in local time without its zone (local time is implied).
+    at = dt.datetime.fromisoformat(next_free_slot(str(team.http.base_url), CENTER,
+                                                  "certification")).replace(tzinfo=None)
     later = team.book(appointment_at=at.isoformat())
     assert later.status_code == 201, later.text
     ticket = later.json()["ticket"]

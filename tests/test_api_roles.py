@@ -11,8 +11,10 @@ without a row fails ``test_the_matrix_covers_every_endpoint``.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import random
+import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -46,6 +48,7 @@ class Call:
     query: dict[str, str] = field(default_factory=dict)
     body: Any = None
     ticket_token: str = ""
+    token_for: Callable[[str], str | None] | None = None   # a role's own token for this cell
 
 
 @dataclass
@@ -230,10 +233,59 @@ def audio_key(world: World, center: str, ready: bool) -> Call:
     return Call({"key": said["key"]})
 
 
+def archived_ticket(world: World, center: str, ready: bool) -> Call:
+    """A ticket of ``center`` already in the archive (the archiver polls every 0.1 s)."""
+    today = dt.datetime.now(dt.timezone(dt.timedelta(hours=7))).date().isoformat()
+    if not ready:
+        return Call({"center_id": center}, query={"day": today, "number": "A001"})
+    ticket, _ = world.issue(center)
+    query = {"day": today, "number": ticket.rsplit("-", 1)[1]}
+    path = f"/api/v1/centers/{center}/audit"
+    for _ in range(100):
+        if world.ask("GET", path, world.tokens["province"], params=query).status_code == 200:
+            break
+        time.sleep(0.05)
+    return Call({"center_id": center}, query=query)
+
+
 def device_to_revoke(world: World, center: str, ready: bool) -> Call:
     made = world.ask("POST", "/api/v1/devices", world.tokens["province"],
                      json={"kind": "display", "center": center}).json()
     return Call({"device_id": made["id"]}, query={"center": center})
+
+
+def fresh_logins(world: World, center: str, ready: bool) -> Call:
+    """Logins of their own for the cells that end them (the matrix's others must live)."""
+    people = {"staff": A, "supervisor": A, "province": None}
+
+    def token_for(role: str) -> str | None:
+        if role not in people:
+            return None
+        boot = Bootstrap(world.server.redis_url)
+        return asyncio.run(boot.logins([world.names[role]], role, people[role]))[0]
+
+    return Call(token_for=token_for)
+
+
+def own_accounts(world: World, center: str, ready: bool) -> Call:
+    """Accounts made for the cell, with a password each role changes."""
+    people = {"staff": A, "supervisor": A, "province": None}
+
+    def token_for(role: str) -> str | None:
+        if role not in people:
+            return None
+        name = f"rw{uuid.uuid4().hex[:10]}"
+        Bootstrap(world.server.redis_url).account(name, role, people[role])
+        return login(world.server, name)
+
+    return Call(body={"current_password": "matkhau123", "new_password": "matkhau456"},
+                token_for=token_for)
+
+
+def staff_account(world: World, center: str, ready: bool) -> Call:
+    name = f"rt{uuid.uuid4().hex[:10]}"
+    Bootstrap(world.server.redis_url).bare_account(name, "staff", center)
+    return Call({"username": name})
 
 
 WORKERS = only("staff", "supervisor")
@@ -268,8 +320,9 @@ ROWS = [
         lambda w, center, ready: Call(body={"center": center, "service": "certification"})),
     Row("POST", C + "/tickets", only("kiosk", "supervisor"),
         with_center(lambda w, c: {"service": "certification"})),
-    Row("GET", T, only("kiosk", "display", "staff", "supervisor", anywhere=("province",),
-                       citizen=(OK, "403")), ticket_target("waiting")),
+    # devices read a ticket only with its secret, as a citizen does (docs/api.md)
+    Row("GET", T, only("staff", "supervisor", anywhere=("province",), citizen=(OK, "403")),
+        ticket_target("waiting")),
     Row("POST", T + "/cancel", TICKET_ACTION, ticket_target("waiting")),
     Row("POST", T + "/rating", TICKET_ACTION, lambda w, c, ready: Call(
         **{**ticket_target("done")(w, c, ready).__dict__, "body": {"level": 5}})),
@@ -318,6 +371,19 @@ ROWS = [
     Row("DELETE", "/api/v1/devices/{device_id}", only("supervisor", anywhere=("province",)),
         device_to_revoke),
     Row("GET", "/api/v1/province", centerless(only("province")), plain(), ONE),
+    Row("POST", "/api/v1/auth/logout", centerless(only("staff", "supervisor", "province")),
+        fresh_logins, ONE),
+    Row("POST", "/api/v1/auth/password", centerless(only("staff", "supervisor", "province")),
+        own_accounts, ONE),
+    Row("GET", "/api/v1/staff", only("supervisor", anywhere=("province",)),
+        lambda w, c, ready: Call(query={"center": c})),
+    Row("POST", "/api/v1/staff/{username}/deactivate", only("supervisor", anywhere=("province",)),
+        staff_account),
+    Row("POST", "/api/v1/staff/{username}/activate", only("supervisor", anywhere=("province",)),
+        staff_account),
+    Row("DELETE", "/api/v1/staff/{username}/logins", only("supervisor",
+                                                          anywhere=("province",)),
+        staff_account),
     # the pages' helpers (displays/routes.py)
     Row("GET", C + "/page-config", public(), with_center()),
     Row("GET", C + "/announcement", only("display", "staff", "supervisor",
@@ -328,8 +394,13 @@ ROWS = [
         ONE),
     Row("POST", "/api/v1/qr", public(), plain(body={"data": "https://dichvucong.gov.vn/t/x"}),
         ONE),
-    # monitoring/routes.py: Prometheus scrapes without a token
-    Row("GET", "/metrics", public(), plain(query={"center": A}), ONE),
+    # queue_server/api/reports.py: the archive
+    Row("GET", "/api/v1/reports", only("supervisor", anywhere=("province",)),
+        lambda w, c, ready: Call(query={"center": c, "period": "day", "by": "service"})),
+    Row("GET", C + "/audit", only("supervisor", anywhere=("province",)), archived_ticket),
+    # monitoring/routes.py: the scrape token (tests/test_metrics.py) or a province login
+    Row("GET", "/metrics", centerless(only(anywhere=("province",))), plain(query={"center": A}),
+        ONE),
 ]
 
 
@@ -343,7 +414,8 @@ def run_cell(world: World, row: Row, role: str, center: str, expected: str) -> s
     if role == "citizen":
         headers["Authorization"] = f"Bearer {call.ticket_token or world.any_ticket(A)[1]}"
     elif role != "anonymous":
-        headers["Authorization"] = f"Bearer {world.tokens[role]}"
+        token = call.token_for(role) if call.token_for else None
+        headers["Authorization"] = f"Bearer {token or world.tokens[role]}"
     response = world.http.request(row.method, row.path.format(**call.params), params=call.query,
                                   json=call.body, headers=headers)
     got = status_class(response.status_code)

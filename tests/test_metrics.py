@@ -36,7 +36,7 @@ from queue_server import keys
 from queue_server.engine import Engine
 from queue_server.metric_layout import SERVICE_BUCKETS_S, WAIT_BUCKETS_S
 from tests.conftest import flat_pairs, shift_clock
-from tests.live import Bootstrap, LiveServer, login
+from tests.live import SCRAPE, Bootstrap, LiveServer, login
 from tests.servers import scaled, start_standalone
 
 A, B = "07054", "07060"          # in-process scenario (the engine fixture flushes its Redis)
@@ -409,8 +409,8 @@ def test_two_replicas_answer_the_same_bytes(live_redis_url: str, tmp_path: Path)
         time.sleep(2.1)   # the paused counter and the waiting tickets now have whole seconds
         for _attempt in range(20):
             before = redis_second(live_redis_url)
-            a = httpx.get(first.base_url + "/metrics", timeout=10)
-            b = httpx.get(second.base_url + "/metrics", timeout=10)
+            a = httpx.get(first.base_url + "/metrics", headers=SCRAPE, timeout=10)
+            b = httpx.get(second.base_url + "/metrics", headers=SCRAPE, timeout=10)
             if redis_second(live_redis_url) != before:
                 continue  # the Redis clock crossed a second between the two reads: again
             assert a.status_code == b.status_code == 200
@@ -431,15 +431,17 @@ def test_two_replicas_answer_the_same_bytes(live_redis_url: str, tmp_path: Path)
 
 
 def test_metrics_for_some_centers_and_unknown_center(live_server: LiveServer) -> None:
-    one = httpx.get(live_server.base_url + "/metrics", params={"center": LIVE}, timeout=10)
+    one = httpx.get(live_server.base_url + "/metrics", params={"center": LIVE}, headers=SCRAPE,
+                    timeout=10)
     assert one.status_code == 200
     centers = {dict(ls).get("center") for _, ls in parse(one.content)} - {None}
     assert centers == {LIVE}
     two = httpx.get(live_server.base_url + "/metrics?center=07090&center=07093&center=07090",
-                    timeout=10)
+                    headers=SCRAPE, timeout=10)
     assert {dict(ls).get("center") for _, ls in parse(two.content)} - {None} == {
         "07090", "07093"}
-    missing = httpx.get(live_server.base_url + "/metrics?center=99999", timeout=10)
+    missing = httpx.get(live_server.base_url + "/metrics?center=99999", headers=SCRAPE,
+                        timeout=10)
     assert missing.status_code == 404
     assert missing.headers["content-type"] == "application/problem+json"
     assert missing.json()["type"] == "/problems/unknown-center"
@@ -448,7 +450,7 @@ def test_metrics_for_some_centers_and_unknown_center(live_server: LiveServer) ->
 
 def _timed_get(url: str) -> tuple[float, httpx.Response]:
     start = time.monotonic()
-    response = httpx.get(url, timeout=30)
+    response = httpx.get(url, headers=SCRAPE, timeout=30)
     return time.monotonic() - start, response
 
 
@@ -457,7 +459,7 @@ def test_redis_down_gives_503_quickly(tmp_path: Path) -> None:
     server = LiveServer(store.url, tmp_path / "server").start()
     try:
         url = server.base_url + "/metrics"
-        assert httpx.get(url, timeout=10).status_code == 200
+        assert httpx.get(url, headers=SCRAPE, timeout=10).status_code == 200
         pid = store.pid
         assert pid is not None
         os.kill(pid, signal.SIGSTOP)          # Redis hangs: nothing answers, nothing refuses
@@ -468,7 +470,7 @@ def test_redis_down_gives_503_quickly(tmp_path: Path) -> None:
         assert response.status_code == 503, response.text
         assert response.json()["type"] == "/problems/unavailable"
         assert READ_TIMEOUT_S <= elapsed < READ_TIMEOUT_S + scaled(1.0)
-        assert httpx.get(url, timeout=10).status_code == 200   # back when Redis is
+        assert httpx.get(url, headers=SCRAPE, timeout=10).status_code == 200  # back with Redis
 
         store.stop()                          # Redis gone: connections are refused
         elapsed, response = _timed_get(url)

@@ -45,6 +45,10 @@ ALERTS = [
     "QmsReplicaDown",
     "QmsAllReplicasDown",
     "QmsTargetsAbsent",
+    "QmsProjectionBehind",
+    "QmsArchiveLagging",
+    "QmsArchiveDown",
+    "QmsArchiveGap",
 ]
 UIDS = [
     "qms-province-overview",

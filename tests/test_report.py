@@ -1,8 +1,9 @@
-"""``python -m monitoring.report``: the staff day from the scripts' totals, as a table and CSV.
+"""``python -m monitoring.report``: reports from the archive (table, CSV, XLSX) and, with
+``--live``, the staff day from the scripts' totals in Redis.
 
-Pure parts table-style; then the real command line (a child process) against a Redis the
-engine wrote a known day into: figures, CSV, the empty day, and each one-sentence error with
-its exit code.
+Pure parts table-style; then the real command line (a child process): against the archive
+holding a known set of tickets (tests/test_archive_reports.py), and against a Redis the
+engine wrote a known day into; each one-sentence error with its exit code.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from openpyxl import load_workbook
 
-from monitoring.report import (
+from monitoring.staff_day import (
     CSV_COLUMNS,
     HEADERS,
     StaffDay,
@@ -31,6 +33,7 @@ from queue_server.auth import Role
 from queue_server.engine import Engine
 from queue_server.rules.clock import local_datetime
 from tests.conftest import shift_clock
+from tests.test_archive_reports import known, province  # noqa: F401 (fixtures)
 
 ROOT = Path(__file__).resolve().parents[1]
 C = "07054"
@@ -118,7 +121,7 @@ async def drive_day(engine: Engine) -> dt.date:
 async def test_report_of_a_known_day(engine: Engine, redis_url: str, tmp_path: Path) -> None:
     day = await drive_day(engine)
     target = tmp_path / "staff.csv"
-    done = await asyncio.to_thread(report, "--center", C, "--day", day.isoformat(),
+    done = await asyncio.to_thread(report, "--live", "--center", C, "--day", day.isoformat(),
                                    "--redis-url", redis_url, "--csv", str(target))
     assert done.returncode == 0, done.stderr
     out = done.stdout
@@ -143,15 +146,15 @@ async def test_report_of_a_known_day(engine: Engine, redis_url: str, tmp_path: P
     assert hung["name"] == "hung" and hung["served"] == "1" and hung["paused_s"] == "60"
     assert hung["mean_rating"] == ""
 
-    to_stdout = await asyncio.to_thread(report, "--center", C, "--day", day.isoformat(),
-                                        "--redis-url", redis_url, "--csv", "-")
+    to_stdout = await asyncio.to_thread(report, "--live", "--center", C, "--day",
+                                        day.isoformat(), "--redis-url", redis_url, "--csv", "-")
     assert to_stdout.returncode == 0
     assert to_stdout.stdout.splitlines()[0] == ",".join(CSV_COLUMNS)
     assert len(to_stdout.stdout.splitlines()) == 3
 
 
 async def test_report_of_a_quiet_day(engine: Engine, redis_url: str) -> None:
-    done = await asyncio.to_thread(report, "--center", C, "--day", "2024-01-02",
+    done = await asyncio.to_thread(report, "--live", "--center", C, "--day", "2024-01-02",
                                    env={"QMS_REDIS_URL": redis_url})
     assert done.returncode == 0, done.stderr
     assert "No staff activity recorded" in done.stdout
@@ -159,14 +162,26 @@ async def test_report_of_a_quiet_day(engine: Engine, redis_url: str) -> None:
 
 
 @pytest.mark.parametrize(("args", "env", "code", "sentence"), [
-    (["--center", "99999", "--redis-url", "redis://127.0.0.1:9/0"], {}, 2,
+    (["--live", "--center", "99999", "--redis-url", "redis://127.0.0.1:9/0"], {}, 2,
      "Unknown center '99999'"),
     (["--center", C, "--day", "2025-02-30", "--redis-url", "redis://127.0.0.1:9/0"], {}, 2,
      "expected a day as YYYY-MM-DD, got '2025-02-30'"),
-    (["--center", C], {"QMS_REDIS_URL": ""}, 2, "No Redis to read"),
-    (["--center", C, "--redis-url", "redis://127.0.0.1:9/0"], {}, 1,
+    (["--live", "--center", C], {"QMS_REDIS_URL": ""}, 2, "No Redis to read"),
+    (["--live", "--center", C, "--redis-url", "redis://127.0.0.1:9/0"], {}, 1,
      "Could not read Redis at redis://127.0.0.1:9/0"),
-    (["--day", "2025-01-01"], {}, 2, "the following arguments are required: --center"),
+    (["--live", "--day", "2025-01-01"], {}, 2, "--live reads one center"),
+    (["--period", "range", "--from", "2026-03-10", "--to", "2026-03-01", "--database-url",
+      "postgresql://x@127.0.0.1:9/x"], {}, 2, "the range is inverted"),
+    (["--period", "range", "--from", "2026-03-10", "--database-url",
+      "postgresql://x@127.0.0.1:9/x"], {}, 2, "'to' is missing"),
+    (["--center", "99999", "--database-url", "postgresql://x@127.0.0.1:9/x"], {}, 2,
+     "unknown center '99999'"),
+    (["--service", "passports", "--database-url", "postgresql://x@127.0.0.1:9/x"], {}, 2,
+     "unknown service 'passports'"),
+    (["--period", "year"], {"QMS_DATABASE_URL": "", "QMS_DATA_DIR": "/nonexistent"}, 2,
+     "No archive database"),
+    (["--database-url", "postgresql://x:y@127.0.0.1:9/x"], {}, 1,
+     "Could not read the archive at 127.0.0.1:9/x"),
 ])
 def test_errors_are_one_sentence(args: list[str], env: dict[str, str], code: int,
                                  sentence: str) -> None:
@@ -180,6 +195,40 @@ def test_errors_are_one_sentence(args: list[str], env: dict[str, str], code: int
 def test_help_is_honest() -> None:
     done = report("--help")
     assert done.returncode == 0
-    for words in ("--center", "--day", "--csv", "--redis-url", "QMS_REDIS_URL", "Exit codes",
-                  "Báo cáo năng suất cán bộ", *CSV_COLUMNS):
+    for words in ("--center", "--day", "--period", "--from", "--to", "--by", "--csv", "--xlsx",
+                  "--database-url", "QMS_DATABASE_URL", "--live", "--redis-url",
+                  "QMS_REDIS_URL", "Exit codes", "Báo cáo theo kỳ", "row=total"):
         assert words in done.stdout
+
+
+# ---------------------------------------------------------------------- from the archive
+
+
+@pytest.mark.usefixtures("known")
+def test_a_report_from_the_archive(archive_url: str, tmp_path: Path) -> None:
+    """The known tickets of tests/test_archive_reports.py, March 2026 by center (the command
+    reads the bundled province: every wait target is 30 minutes)."""
+    sheet = tmp_path / "march.xlsx"
+    done = report("--period", "month", "--date", "2026-03-15", "--by", "center",
+                  "--database-url", archive_url, "--xlsx", str(sheet))
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == "Báo cáo / Report — toàn tỉnh / whole province, 01/03/2026 – 31/03/2026"
+    assert lines[2].startswith("Mã TT") and lines[3].startswith("Center")
+    quang_la = next(line for line in lines if line.startswith("07054"))
+    assert "Xã Quảng La" in quang_la and " 6 " in quang_la and "100,0 %" in quang_la
+    assert "516,0" in quang_la and "1202,5" in quang_la               # mean and P90 wait
+    total = next(line for line in lines if line.startswith("Tổng / Total"))
+    assert "83,3 %" in total and lines[-1] == f"XLSX: {sheet}"
+    book = load_workbook(sheet)
+    ws = book.active
+    assert ws is not None and ws["A4"].value == "07054"
+    to_stdout = report("--day", "2026-03-03", "--center", "07054", "--by", "staff",
+                       "--database-url", archive_url, "--csv", "-")
+    assert to_stdout.returncode == 0, to_stdout.stderr
+    rows = list(csv.DictReader(to_stdout.stdout.splitlines()))
+    assert {(r["row"], r["staff"], r["tickets"]) for r in rows} == {
+        ("group", "hung", "2"), ("group", "lan", "1"), ("total", "", "3")}
+    unknown = report("--staff", "nobody", "--center", "07054", "--database-url", archive_url)
+    assert unknown.returncode == 2 and "unknown staff member 'nobody'" in unknown.stderr
+    assert "Traceback" not in unknown.stderr

@@ -223,13 +223,13 @@ def test_sentinel_resolves_master_and_fails_over(tmp_path: Path) -> None:
 def test_commands_reuse_the_running_embedded_server(tmp_path: Path) -> None:
     """A second command on the same data folder talks to the running server; never two
     servers on the same append-only file."""
-    from queue_server.embedded import running_server_url, start_or_reuse
+    from queue_server.redis_child import open_embedded, running_server_url
 
     assert running_server_url(tmp_path) is None
-    url, first = start_or_reuse(tmp_path)
+    url, first = open_embedded(tmp_path)
     assert first is not None
     try:
-        again, second = start_or_reuse(tmp_path)
+        again, second = open_embedded(tmp_path)
         assert (again, second) == (url, None)
         assert running_server_url(tmp_path) == url
     finally:

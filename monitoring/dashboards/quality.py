@@ -41,6 +41,14 @@ def _cancel_rate(by: str, window: str = RANGE) -> str:
     )
 
 
+def _expired_rate(by: str, window: str = RANGE) -> str:
+    """Tickets left when the day closed, among those issued: citizens never served."""
+    return ratio(
+        _count("qms_expirations_total", by, window),
+        _count("qms_tickets_issued_total", by, window),
+    )
+
+
 def _wait(q: float, by: str, window: str = RANGE) -> str:
     return quantile(q, "qms_wait_seconds", _PER_SERVICE, by, window, CENTER)
 
@@ -149,10 +157,12 @@ def _rates() -> list[Panel]:
     return [
         Panel(
             "timeseries",
-            "Tỷ lệ vắng mặt và hủy theo thời gian / No-show and cancellation rates over time",
+            "Tỷ lệ vắng mặt, hủy và chưa được phục vụ khi hết ngày theo thời gian "
+            "/ No-show, cancellation and end-of-day expiry rates over time",
             (
                 Query(_no_show_rate("", "1d"), "Vắng mặt / No-show"),
                 Query(_cancel_rate("", "1d"), "Hủy / Cancelled"),
+                Query(_expired_rate("", "1d"), "Hết ngày / Expired at day close"),
             ),
             description="Cửa sổ trượt 1 ngày. / Rolling 1-day window.",
             unit="percentunit",

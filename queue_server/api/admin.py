@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from queue_server.api.deps import IdempotencyDep, PrincipalDep, ServicesDep, scoped_key
+from queue_server.api.deps import (
+    IdempotencyDep,
+    PrincipalDep,
+    ServicesDep,
+    actor_of,
+    scoped_key,
+)
 from queue_server.api.schemas import (
     CounterServicesIn,
     DeviceIn,
@@ -28,24 +34,29 @@ router = APIRouter(prefix="/api/v1", tags=["supervisor", "province"])
 @router.put("/centers/{center_id}/counters/{counter_id}/services", response_model=OutcomeOut,
             summary="Set the services a counter serves (from its next call)")
 async def set_services(center_id: str, counter_id: str, body: CounterServicesIn,
-                       services: ServicesDep, principal: PrincipalDep,
+                       request: Request, services: ServicesDep, principal: PrincipalDep,
                        idempotency: IdempotencyDep) -> OutcomeOut:
     principal.require(center_id, Role.SUPERVISOR)
     outcome = await services.engine.set_counter_services(
         center_id, counter_id, body.services,
-        idempotency_key=scoped_key(idempotency, principal, "services"))
+        idempotency_key=scoped_key(idempotency, principal, "services"),
+        actor=actor_of(principal, request))
     return OutcomeOut.of(outcome)
 
 
 @router.post("/tickets/{ticket_id}/move", response_model=OutcomeOut,
              summary="Move a waiting ticket to another service or counter (keeps its place)")
-async def move_ticket(ticket_id: str, body: TransferIn, services: ServicesDep,
-                      principal: PrincipalDep, idempotency: IdempotencyDep) -> OutcomeOut:
+async def move_ticket(ticket_id: str, body: TransferIn, request: Request,
+                      services: ServicesDep, principal: PrincipalDep,
+                      idempotency: IdempotencyDep) -> OutcomeOut:
     principal.require(center_of_ticket(ticket_id), Role.SUPERVISOR)
+    # A supervisor may choose a counter that is not open (``force``): the ticket then waits
+    # for it, shown everywhere as waiting for that counter (docs/rules.md).
     outcome = await services.engine.transfer(
         ticket_id, to_service=body.to_service or "", to_counter=body.to_counter or "",
         note=body.note, force=body.force,
-        idempotency_key=scoped_key(idempotency, principal, "move"))
+        idempotency_key=scoped_key(idempotency, principal, "move"),
+        actor=actor_of(principal, request))
     return OutcomeOut.of(outcome)
 
 

@@ -5,13 +5,15 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from queue_server.api.deps import (
     IdempotencyDep,
     PrincipalDep,
     Services,
     ServicesDep,
+    actor_of,
+    client_address,
     scoped_key,
 )
 from queue_server.api.schemas import (
@@ -35,9 +37,9 @@ WORKERS = (Role.STAFF, Role.SUPERVISOR)
 
 
 @router.post("/auth/login", response_model=LoginOut, summary="Log in (staff, supervisor, province)")
-async def login(body: LoginIn, services: ServicesDep) -> LoginOut:
-    account = await services.accounts.login(body.username, body.password)
-    token = services.signer.staff_token(account.username, account.role, account.center)
+async def login(body: LoginIn, request: Request, services: ServicesDep) -> LoginOut:
+    account, token = await services.log_in(body.username, body.password,
+                                           client_address(request))
     return LoginOut(token=token, username=account.username, name=account.name,
                     role=account.role.value, center=account.center,
                     expires_in=services.signer.max_age_s)
@@ -58,21 +60,22 @@ def counter_actor(principal: Principal, center_id: str) -> str:
 
 
 
-async def act_at_counter(services: Services, principal: Principal, name: str,
-                         method: Callable[..., Awaitable[Outcome]], center_id: str,
+async def act_at_counter(services: Services, principal: Principal, request: Request,
+                         name: str, method: Callable[..., Awaitable[Outcome]], center_id: str,
                          counter_id: str, idempotency: str | None) -> OutcomeOut:
     """A counter action without a body, as both its routes serve it (api/fast.py)."""
     staff = counter_actor(principal, center_id)
     outcome = await method(services.engine, center_id, counter_id, staff,
-                           idempotency_key=scoped_key(idempotency, principal, name))
+                           idempotency_key=scoped_key(idempotency, principal, name),
+                           actor=actor_of(principal, request))
     return OutcomeOut.of(outcome)
 
 
 def _simple(name: str, summary: str, method: Callable[..., Awaitable[Outcome]]) -> None:
-    async def act(center_id: str, counter_id: str, services: ServicesDep,
+    async def act(center_id: str, counter_id: str, request: Request, services: ServicesDep,
                   principal: PrincipalDep, idempotency: IdempotencyDep) -> OutcomeOut:
-        return await act_at_counter(services, principal, name, method, center_id, counter_id,
-                                    idempotency)
+        return await act_at_counter(services, principal, request, name, method, center_id,
+                                    counter_id, idempotency)
 
     act.__name__ = name.replace("-", "_")
     router.post(f"{COUNTER}/{name}", response_model=OutcomeOut, summary=summary)(act)
@@ -94,7 +97,7 @@ for _name, _summary, _method in SIMPLE_ACTIONS:
 
 
 @router.post(f"{COUNTER}/open", response_model=OutcomeOut, summary="Take (open) a counter")
-async def open_counter(center_id: str, counter_id: str, body: OpenCounterIn,
+async def open_counter(center_id: str, counter_id: str, body: OpenCounterIn, request: Request,
                        services: ServicesDep, principal: PrincipalDep,
                        idempotency: IdempotencyDep) -> OutcomeOut:
     principal.require(center_id, *WORKERS)
@@ -112,40 +115,49 @@ async def open_counter(center_id: str, counter_id: str, body: OpenCounterIn,
                            reason="handover_by_supervisor", field="staff")
     outcome = await services.engine.open_counter(
         center_id, counter_id, staff, force=force,
-        idempotency_key=scoped_key(idempotency, principal, "open"))
+        idempotency_key=scoped_key(idempotency, principal, "open"),
+        actor=actor_of(principal, request))
     return OutcomeOut.of(outcome)
 
 
 @router.post(f"{COUNTER}/call", response_model=OutcomeOut, summary="Call a chosen ticket")
-async def call_ticket(center_id: str, counter_id: str, body: CallTicketIn,
+async def call_ticket(center_id: str, counter_id: str, body: CallTicketIn, request: Request,
                       services: ServicesDep, principal: PrincipalDep,
                       idempotency: IdempotencyDep) -> OutcomeOut:
     staff = counter_actor(principal, center_id)
     outcome = await services.engine.call_ticket(
         center_id, counter_id, body.ticket_id, staff,
-        idempotency_key=scoped_key(idempotency, principal, "call"))
+        idempotency_key=scoped_key(idempotency, principal, "call"),
+        actor=actor_of(principal, request))
     return OutcomeOut.of(outcome)
 
 
 @router.post(f"{COUNTER}/pause", response_model=OutcomeOut, summary="Pause with a reason")
-async def pause(center_id: str, counter_id: str, body: PauseIn, services: ServicesDep,
-                principal: PrincipalDep, idempotency: IdempotencyDep) -> OutcomeOut:
+async def pause(center_id: str, counter_id: str, body: PauseIn, request: Request,
+                services: ServicesDep, principal: PrincipalDep,
+                idempotency: IdempotencyDep) -> OutcomeOut:
     staff = counter_actor(principal, center_id)
     outcome = await services.engine.pause(
         center_id, counter_id, body.reason, staff,
-        idempotency_key=scoped_key(idempotency, principal, "pause"))
+        idempotency_key=scoped_key(idempotency, principal, "pause"),
+        actor=actor_of(principal, request))
     return OutcomeOut.of(outcome)
 
 
 @router.post(f"{COUNTER}/transfer", response_model=OutcomeOut,
              summary="Transfer the ticket in hand to another service or counter")
-async def transfer(center_id: str, counter_id: str, body: TransferIn, services: ServicesDep,
-                   principal: PrincipalDep, idempotency: IdempotencyDep) -> OutcomeOut:
+async def transfer(center_id: str, counter_id: str, body: TransferIn, request: Request,
+                   services: ServicesDep, principal: PrincipalDep,
+                   idempotency: IdempotencyDep) -> OutcomeOut:
     staff = counter_actor(principal, center_id)
+    if body.force:
+        raise InvalidInput("only a supervisor's move sends a ticket to a counter that is not "
+                           "open", reason="force_by_supervisor", field="force")
     outcome = await services.engine.transfer_in_hand(
         center_id, counter_id, staff, to_service=body.to_service or "",
         to_counter=body.to_counter or "", note=body.note,
-        idempotency_key=scoped_key(idempotency, principal, "transfer"))
+        idempotency_key=scoped_key(idempotency, principal, "transfer"),
+        actor=actor_of(principal, request))
     return OutcomeOut.of(outcome)
 
 

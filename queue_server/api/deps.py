@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
+import time
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
 
-from queue_server.accounts import AccountStore
+from queue_server.accounts import Account, AccountStore
 from queue_server.auth import Principal, Role, TokenSigner
 from queue_server.booking import Bookings
 from queue_server.engine import Actor, Engine
-from queue_server.errors import InvalidInput, RateLimited, Unauthenticated
+from queue_server.errors import Forbidden, InvalidInput, RateLimited, Unauthenticated
 from queue_server.keys import rate_limit_key
 from queue_server.projector import Projector
 from queue_server.province import Province
@@ -34,11 +36,39 @@ class Services:
 
     async def principal_from_token(self, token: str) -> Principal:
         if token.startswith("st."):
-            return self.signer.read_staff_token(token)
+            principal = self.signer.read_staff_token(token)
+            await self.accounts.sessions.check(principal)   # logged out, revoked, deactivated
+            return principal
         if token.startswith("dev."):
             return await self.accounts.device_principal(token)
         raise Unauthenticated("expected a staff (st.…) or device (dev.…) token",
                               reason="token_kind_unknown")
+
+    async def log_in(self, username: str, password: str, address: str) -> tuple[Account, str]:
+        """Check the password (throttled), record a login, sign its token."""
+        account = await self.accounts.login(username, password, address)
+        return account, await self.login_token(account.username, account.role, account.center)
+
+    async def login_token(self, username: str, role: Role, center: str | None) -> str:
+        """A recorded login's token (also for tools and benchmarks that skip the password)."""
+        session = await self.accounts.sessions.open(username,
+                                                    time.time() + self.signer.max_age_s)
+        return self.signer.staff_token(username, role, center, session)
+
+    @property
+    def scrape_token(self) -> str:
+        """What Prometheus sends to read /metrics: QMS_METRICS_TOKEN, or one derived from the
+        secret key (``python -m queue_server metrics-token`` prints it)."""
+        return self.settings.metrics_token or scrape_token_of(self.signer)
+
+    async def require_scraper(self, authorization: str | None) -> None:
+        """/metrics names staff and their productivity: the scrape token or a province login."""
+        token = required_bearer(authorization)
+        if hmac.compare_digest(token.encode(), self.scrape_token.encode()):
+            return
+        principal = await self.principal_from_token(token)
+        if principal.role is not Role.PROVINCE:
+            raise Forbidden("metrics are for Prometheus (the scrape token) and the province")
 
     def ticket_token_hash(self, token: str) -> str:
         return self.signer.secret_hash(token.removeprefix("tk."), "ticket")
@@ -56,6 +86,10 @@ class Services:
                               window_s=window_s, retry_min=-(-int(retry_after) // 60))
 
 
+def scrape_token_of(signer: TokenSigner) -> str:
+    return "mt." + signer.secret_hash("scrape", "metrics")[:40]
+
+
 # Dependencies that do no I/O are ``async def`` all the same: FastAPI runs a plain ``def``
 # dependency in a worker thread, and that hop cost a fifth of a ticket request's CPU.
 async def get_services(request: Request) -> Services:
@@ -64,6 +98,11 @@ async def get_services(request: Request) -> Services:
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def client_address(request: Request) -> str:
+    """The caller's address (behind a proxy: what uvicorn's proxy headers made of it)."""
+    return request.client.host if request.client else "unknown"
 
 
 def required_bearer(authorization: str | None) -> str:

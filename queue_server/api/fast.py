@@ -53,7 +53,7 @@ def _counter_action(name: str, method: Callable[..., Awaitable[Outcome]]) -> Rou
         principal = await services.principal_from_token(
             required_bearer(request.headers.get("authorization")))
         key = checked_idempotency_key(request.headers.get("idempotency-key"))
-        answer = await act_at_counter(services, principal, name, method,
+        answer = await act_at_counter(services, principal, request, name, method,
                                       request.path_params["center_id"],
                                       request.path_params["counter_id"], key)
         return Response(answer.model_dump_json(), media_type="application/json")

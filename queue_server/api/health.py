@@ -9,6 +9,7 @@ from starlette.responses import JSONResponse
 
 from queue_server.api.deps import ServicesDep
 from queue_server.api.problems import problem
+from queue_server.outages import RETRY_AFTER_S
 
 router = APIRouter(tags=["health"])
 READY_TIMEOUT_S = 1.0
@@ -24,5 +25,6 @@ async def ready(services: ServicesDep) -> JSONResponse:
     try:
         await asyncio.wait_for(services.engine.runner.client.ping(), READY_TIMEOUT_S)
     except Exception as error:  # any failure to reach Redis means not ready
-        return problem(503, "unavailable", f"Redis does not answer: {type(error).__name__}")
+        return problem(503, "unavailable", f"Redis does not answer: {type(error).__name__}",
+                       retry_after=RETRY_AFTER_S)
     return JSONResponse({"status": "ready"})

@@ -77,9 +77,8 @@ class TransferIn(Body):
     to_service: str | None = Field(None, max_length=64)
     to_counter: str | None = Field(None, max_length=64)
     note: str = Field("", max_length=500)
-    force: bool = Field(False, description="(a supervisor's move) send it to a counter that is "
-                        "closed or paused, where it waits until the counter opens; refused "
-                        "otherwise, and ignored on a counter's own transfer")
+    force: bool = Field(False, description="a supervisor's move only: send it to a counter "
+                                           "that is not open, where it waits for that counter")
 
 
 class PauseIn(Body):
@@ -174,12 +173,16 @@ class TicketStateOut(BaseModel):
     estimated_wait_s: int | None = Field(description="None when no counter serving it is open")
     active_counters: int
     now: int
+    expected_at: int | None = Field(
+        None, description="epoch ms the call is expected, counting opening hours only")
+    after_closing: bool = Field(False, description="the expected call falls after closing")
 
     @classmethod
     def of(cls, state: TicketState) -> TicketStateOut:
         return cls(ticket=TicketOut.of(state.ticket), ahead=state.ahead,
                    estimated_wait_s=state.estimated_wait_s,
-                   active_counters=state.active_counters, now=state.now)
+                   active_counters=state.active_counters, now=state.now,
+                   expected_at=state.expected_at, after_closing=state.after_closing)
 
 
 class IssuedOut(BaseModel):
@@ -188,6 +191,9 @@ class IssuedOut(BaseModel):
     ticket_url: str
     estimated_wait_s: int | None
     ahead: int | None
+    expected_at: int | None = Field(
+        None, description="epoch ms the call is expected, counting opening hours only")
+    after_closing: bool = Field(False, description="the expected call falls after closing")
     check_in_code: str | None = Field(None, description="a booking's code for the kiosk")
     check_in_qr: str | None = Field(None, description="the text of the booking's QR code")
 

@@ -71,6 +71,8 @@ def _issued(services: Services, request: Request, ticket: Ticket, token: str,
                      ticket_url=_ticket_url(services, request, ticket, token),
                      estimated_wait_s=state.estimated_wait_s if state else None,
                      ahead=state.ahead if state else None,
+                     expected_at=state.expected_at if state else None,
+                     after_closing=state.after_closing if state else False,
                      check_in_code=code.code if code else None,
                      check_in_qr=code.qr if code else None)
 
@@ -182,8 +184,10 @@ async def _authorize_ticket(services: Services, ticket_id: str, token: str | Non
             summary="A ticket's status, place in the queue and estimated wait")
 async def read_ticket(ticket_id: str, services: ServicesDep, token: TicketTokenDep,
                       principal: OptionalPrincipalDep) -> TicketStateOut:
-    wanted = await _authorize_ticket(services, ticket_id, token, principal, Role.KIOSK,
-                                     *STAFF_ROLES, Role.DISPLAY, Role.PROVINCE)
+    # Devices read a ticket only with its secret, as its holder does (docs/api.md): a kiosk
+    # or a display shows numbers, not who waits for what.
+    wanted = await _authorize_ticket(services, ticket_id, token, principal, *STAFF_ROLES,
+                                     Role.PROVINCE)
     state = await services.engine.ticket(ticket_id)
     if wanted and not same_hash(wanted, state.token_hash):
         raise Forbidden("the ticket token does not match this ticket",

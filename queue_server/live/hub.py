@@ -24,6 +24,7 @@ from queue_server.redis_client import RedisClient, is_cluster
 
 log = logging.getLogger("qms.hub")
 ROUND_SLICE_S = 0.25  # heartbeat and ping rounds go out in slices this far apart
+TELL_AFTER_S = 0.5    # a blip shorter than this is not worth a frame to every screen
 
 
 class Subscriber(Protocol):
@@ -34,6 +35,12 @@ class Subscriber(Protocol):
 
     async def keepalive(self) -> None:
         """Close the peer if it left the last ping unanswered, then ping it again."""
+
+    def status(self, store: str, now_ms: int) -> None:
+        """Tell the peer whether the state store answers ("ok", "unavailable")."""
+
+    def start_resync(self) -> None:
+        """Send a fresh snapshot (what was delivered may be gone from the stream)."""
 
 
 class Hub:
@@ -61,6 +68,9 @@ class Hub:
         self._tasks: list[asyncio.Task[None]] = []
         self.events_read = 0
         self.on_error: Callable[[Exception], None] | None = None
+        self.on_events: Callable[[list[StreamEvent]], None] | None = None
+        self._failing_since: float | None = None
+        self._told = False
 
     # ------------------------------------------------------------------ registry
 
@@ -120,15 +130,64 @@ class Hub:
             except asyncio.CancelledError:
                 raise
             except Exception as error:  # Redis away: keep positions, retry with backoff
-                log.warning("stream read failed (%s); retrying in %.1fs", error, backoff)
-                if self.on_error is not None:
-                    self.on_error(error)
+                self._failed(error)
                 await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 2.0)
+                backoff = min(backoff * 2, 0.5)  # back within half a second of Redis
                 continue
             backoff = 0.1
+            if self._failing_since is not None:
+                await self._recovered()
             self._take(replies)
             await self._deliver_pending()
+
+    def _failed(self, error: Exception) -> None:
+        now = time.monotonic()
+        if self._failing_since is None:
+            self._failing_since = now
+            log.warning("stream read failed (%s); retrying", error)
+        if self.on_error is not None:
+            self.on_error(error)
+        if not self._told and now - self._failing_since >= TELL_AFTER_S:
+            self._told = True
+            self._tell("unavailable")
+
+    def _tell(self, store: str) -> None:
+        now_ms = int(time.time() * 1000)
+        for subscriber in {s for group in self._subscribers.values() for s in group}:
+            subscriber.status(store, now_ms)
+
+    async def _recovered(self) -> None:
+        log.warning("stream reads work again after %.1f s",
+                    time.monotonic() - (self._failing_since or 0.0))
+        self._failing_since = None
+        if self._told:
+            self._told = False
+            self._tell("ok")
+        try:
+            tips = await self._tips(list(self._read))
+        except Exception as error:  # gone again: the next failure is reported as usual
+            log.debug("reading stream tips after an outage failed: %s", error)
+            return
+        for center, tip in tips.items():
+            position = self._positions.get(center)
+            if position is not None and id_tuple(tip) < id_tuple(position):
+                log.warning("center %s: the stream came back without its events after %s "
+                            "(last now %s): its screens get a fresh snapshot",
+                            center, tip, position)
+                self._positions[center] = tip
+                for subscriber in tuple(self._subscribers.get(center, ())):
+                    subscriber.start_resync()
+
+    async def _tips(self, centers: list[str]) -> dict[str, str]:
+        pipe = self.client.pipeline(transaction=False)
+        for center in centers:
+            pipe.xrevrange(center_stream_key(center), count=1)
+        results = await pipe.execute()
+        tips = {}
+        for center, entries in zip(centers, results, strict=True):
+            tip = entries[0][0] if entries else b"0-0"
+            tips[center] = tip.decode() if isinstance(tip, bytes) else tip
+        return tips
 
     def _watched(self) -> dict[str, str]:
         return {center_stream_key(c): p for c, p in self._positions.items()
@@ -162,6 +221,8 @@ class Hub:
             self._positions[center] = events[-1].id
             self.events_read += len(events)
             self._pending.setdefault(center, []).extend(events)
+            if self.on_events is not None:
+                self.on_events(events)
 
     async def _deliver_pending(self) -> None:
         """Centers with a call first: a number called is what a lobby is waiting for, a waiting

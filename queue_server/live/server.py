@@ -6,33 +6,118 @@ and writes a frame in half the CPU (../shared/PERFORMANCE.md). So HTTP is served
 ``QMS_PORT`` and the channels by this server on ``QMS_WS_PORT``, started and stopped by the
 same lifespan, sharing the engine and the hub. Compression is off: frames are small and
 permessage-deflate multiplies memory per socket by 2.5–3.8.
+
+What a client may send: nothing but an occasional ``{"type": "ping"}`` (JSON text or msgpack
+binary; answered with a heartbeat frame). Anything else is closed at once: a frame that is not
+such a map 1003, more than ``BURST`` messages at once or ``RATE_PER_S`` a second on average
+1008, a frame over ``MAX_FRAME`` bytes 1009 (by the library). A handshake that offers only
+subprotocols the server does not speak is refused (400). None of that, nor a peer that just
+vanishes, is logged above info: it is the peer's business, not a fault of the server.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Sequence
 from functools import partial
 
+import msgpack
 from websockets.asyncio.server import Server, ServerConnection, serve
-from websockets.typing import Subprotocol
+from websockets.exceptions import ConnectionClosed, NegotiationError
+from websockets.typing import Data, Subprotocol
 
 from queue_server.api.deps import Services
 from queue_server.auth import Principal
 from queue_server.errors import QmsError
 from queue_server.live import channels
 from queue_server.live.frames import JSON, MSGPACK, SUBPROTOCOLS
+from queue_server.live.guard import TokenGuard
 from queue_server.live.hub import Hub
 from queue_server.live.sockets import SocketSubscriber
+from queue_server.outages import is_outage
 
 log = logging.getLogger("qms.ws")
 CLOSE_CODES = {400: 4400, 401: 4401, 403: 4403, 404: 4404, 409: 4409, 422: 4400, 503: 1013}
 COUNTER_TICKETS = 20
+MAX_FRAME = 1024          # a client's ping is a dozen bytes
+BURST, RATE_PER_S = 5, 1.0
+CLOSE_UNSUPPORTED, CLOSE_POLICY = 1003, 1008
+
+
+class Misbehaving(Exception):
+    """The peer sent what the protocol does not allow; carries the close code."""
+
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+
+
+class MessageBudget:
+    """A token bucket: ``BURST`` messages at once, ``RATE_PER_S`` a second after that."""
+
+    __slots__ = ("_at", "_tokens")
+
+    def __init__(self) -> None:
+        self._tokens = float(BURST)
+        self._at = time.monotonic()
+
+    def spend(self) -> bool:
+        now = time.monotonic()
+        self._tokens = min(BURST, self._tokens + (now - self._at) * RATE_PER_S)
+        self._at = now
+        if self._tokens < 1:
+            return False
+        self._tokens -= 1
+        return True
+
+
+def client_message(data: Data) -> str:
+    """The type of an allowed client message, or Misbehaving(1003)."""
+    try:
+        message = json.loads(data) if isinstance(data, str) else msgpack.unpackb(data)
+    except Exception:   # any decoding failure of a peer's bytes is the same refusal
+        raise Misbehaving(CLOSE_UNSUPPORTED, "unsupported data: send nothing, or "
+                          '{"type": "ping"}') from None
+    if not isinstance(message, dict) or message.get("type") != "ping":
+        raise Misbehaving(CLOSE_UNSUPPORTED, 'unsupported message: only {"type": "ping"}')
+    return "ping"
+
+
+async def listen(connection: ServerConnection, socket: SocketSubscriber) -> None:
+    """Read what the client sends until it goes; a ping gets a heartbeat."""
+    budget = MessageBudget()
+    async for data in connection:
+        if not budget.spend():
+            raise Misbehaving(CLOSE_POLICY, f"too many messages: at most {RATE_PER_S:g} a "
+                                            "second")
+        client_message(data)
+        socket.heartbeat(int(time.time() * 1000))
 
 
 async def handle(services: Services, hub: Hub, connection: ServerConnection) -> None:
+    try:
+        await serve_channel(services, hub, connection)
+    except ConnectionClosed as closed:   # the peer went away (or sent an oversize frame)
+        log.debug("socket closed by the peer: %s", closed)
+    except Misbehaving as bad:
+        log.info("closing a socket with %d: %s", bad.code, bad)
+        # Fail it (close frame, then end the TCP connection) rather than close it: a flood
+        # fills the socket's incoming queue, which stops the reading that a closing
+        # handshake would wait for.
+        connection.protocol.fail(bad.code, str(bad)[:120])
+        connection.send_data()
+    except QmsError as error:
+        await connection.close(CLOSE_CODES.get(error.status, 1011), str(error)[:120])
+    except Exception as error:
+        if not is_outage(error):
+            raise
+        await connection.close(1013, "the state store is unavailable: reconnect later")
+
+
+async def serve_channel(services: Services, hub: Hub, connection: ServerConnection) -> None:
     fmt = JSON if connection.subprotocol == JSON else MSGPACK
     try:
         request = channels.parse(connection.request.path if connection.request else "/")
@@ -67,6 +152,9 @@ async def handle(services: Services, hub: Hub, connection: ServerConnection) -> 
         socket = SocketSubscriber(connection, fmt, resync, limit_bytes=limit)
 
     expiry = _close_at_expiry(connection, principal)
+    guard: TokenGuard | None = services.extras.get("guard")
+    if guard is not None and principal is not None:
+        guard.watch(request.token, connection)
     for center_id in centers:
         hub.subscribe(center_id, socket)
     try:
@@ -79,13 +167,12 @@ async def handle(services: Services, hub: Hub, connection: ServerConnection) -> 
         for center_id, stream_id in synced.items():
             hub.start_from(center_id, stream_id)
         socket.go_live(synced)
-        async for _ in connection:
-            pass  # clients only listen; anything they send is ignored
-    except QmsError as error:
-        await connection.close(CLOSE_CODES.get(error.status, 1011), str(error)[:120])
+        await listen(connection, socket)
     finally:
         if expiry is not None:
             expiry.cancel()
+        if guard is not None and principal is not None:
+            guard.forget(request.token, connection)
         for center_id in centers:
             hub.unsubscribe(center_id, socket)
 
@@ -108,10 +195,14 @@ def choose_subprotocol(
     connection: ServerConnection, offered: Sequence[Subprotocol]
 ) -> Subprotocol | None:
     """JSON if the client asks for it, msgpack if it asks for that; none offered is fine
-    (msgpack, the default) — a plain ``new WebSocket(url)`` must work."""
+    (msgpack, the default) — a plain ``new WebSocket(url)`` must work. Offering only others is
+    refused (400): the client would not understand our frames."""
     for wanted in SUBPROTOCOLS:
         if wanted in offered:
             return Subprotocol(wanted)
+    if offered:
+        raise NegotiationError(f"unsupported subprotocol {', '.join(offered)}: offer "
+                               f"{' or '.join(SUBPROTOCOLS)}, or none")
     return None
 
 
@@ -123,7 +214,7 @@ async def start_server(services: Services, hub: Hub, host: str, port: int) -> Se
         port,
         select_subprotocol=choose_subprotocol,
         compression=None,
-        max_size=4096,           # clients send nothing of size
+        max_size=MAX_FRAME,      # clients send nothing of size: larger closes with 1009
         ping_interval=None,
         ping_timeout=None,
         reuse_port=True,         # several uvicorn workers can share the port

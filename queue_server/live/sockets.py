@@ -158,6 +158,12 @@ class SocketSubscriber:
             last = next(iter(self.sent.values()), "0-0") if len(self.sent) == 1 else "0-0"
             self.send_frame({"type": "heartbeat", "id": last, "at": now_ms})
 
+    def status(self, store: str, now_ms: int) -> None:
+        """A ``status`` frame: whether the state store answers (hub outages)."""
+        if self._buffer is None:
+            last = next(iter(self.sent.values()), "0-0") if len(self.sent) == 1 else "0-0"
+            self.send_frame({"type": "status", "id": last, "store": store, "at": now_ms})
+
     async def keepalive(self) -> None:
         """One round of the hub's pings: a peer that has not answered the previous ping for a
         whole round is gone (or hung) and is closed with 1011; else it is pinged again."""

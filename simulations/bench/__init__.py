@@ -9,6 +9,13 @@ Every benchmark gets the common options ``--seconds`` and ``--json`` (see
 ``add_common_arguments``), adds its own in ``add_arguments``, returns one JSON-serialisable
 ``dict`` from ``run`` and renders it for people with ``render``. A benchmark measures its own
 ceiling in the same run (../shared/PERFORMANCE.md): the figure that matters is the ratio.
+
+``all`` writes one report (``bench-results.json``, ``bench-results.md``) of every figure beside
+its ceiling and goal. It reads each result by conventions (``_report.py`` has them in full): a
+figure is a number at the top of the result, or in a table of numbers one level down; name its
+ceiling in ``<figure>_ceiling`` (another figure of the result) and its goal in
+``<figure>_goal`` (``">= 0.8"``) or as a ``goals`` entry ``<figure>_at_least_<n>`` (also
+``at_most``, ``under``, ``over``) mapped to whether it was met.
 """
 
 from __future__ import annotations

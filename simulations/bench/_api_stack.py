@@ -92,6 +92,7 @@ class ApiServer:
     ws_port: int = field(default_factory=free_port)
     secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     process: subprocess.Popen[bytes] | None = None
+    extra_env: dict[str, str] = field(default_factory=dict)   # more QMS_* settings
 
     @property
     def pid(self) -> int:
@@ -107,7 +108,7 @@ class ApiServer:
         env = {**os.environ, "QMS_REDIS_URL": self.redis_url, "QMS_PORT": str(self.port),
                "QMS_WS_PORT": str(self.ws_port), "QMS_DATA_DIR": str(self.data_dir),
                "QMS_SECRET_KEY": self.secret_key, "QMS_ENFORCE_HOURS": "0",
-               "QMS_LOG_LEVEL": "warning"}
+               "QMS_LOG_LEVEL": "warning", **self.extra_env}
         self.data_dir.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(self.command(), cwd=ROOT, env=env,
@@ -183,7 +184,10 @@ class Stack:
             for counter in center.counters:
                 staff = f"bench-{center.id}-{counter.id}"
                 await self.engine.open_counter(center.id, counter.id, staff, force=True)
-                token = self.signer.staff_token(staff, Role.STAFF, center.id)
+                # A recorded login, as POST /auth/login makes (without Argon2's cost).
+                login = await self.accounts.sessions.open(
+                    staff, time.time() + STAFF_TOKEN_HOURS * 3600)
+                token = self.signer.staff_token(staff, Role.STAFF, center.id, login)
                 self.stations.append(Station(center.id, counter.id, staff, token,
                                              counter.services))
 

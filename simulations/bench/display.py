@@ -175,8 +175,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 from queue_server.auth import TokenSigner
 
                 engine, display, client = await prepare(redis.url, args.center, args.calls)
+                from queue_server.accounts import AccountStore
+
+                login = await AccountStore(engine.runner).sessions.open(
+                    STAFF, time.time() + 3600)
                 token = TokenSigner(server.secret_key, 3600).staff_token(
-                    STAFF, Role.STAFF, args.center)
+                    STAFF, Role.STAFF, args.center, login)
                 try:
                     return await measure(args, server, engine, display, token)
                 finally:

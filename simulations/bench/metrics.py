@@ -216,13 +216,16 @@ async def in_process(engine: Engine, scrapes: int) -> dict[str, Any]:
             "all_ms": [round(v, 1) for v in total]}
 
 
+SCRAPE_TOKEN = "bench-only-scrape-token"
+
+
 @contextmanager
 def app_server(url: str, data_dir: Path) -> Iterator[str]:
     """The real app (uvicorn, one worker) on free ports, on the benchmark's Redis."""
     port = free_port()
     env = {**os.environ, "QMS_REDIS_URL": url, "QMS_PORT": str(port), "QMS_WS_PORT": "0",
            "QMS_DATA_DIR": str(data_dir), "QMS_SECRET_KEY": "bench-only-secret",
-           "PYTHONPATH": str(ROOT)}
+           "QMS_METRICS_TOKEN": SCRAPE_TOKEN, "PYTHONPATH": str(ROOT)}
     with (data_dir / "server.log").open("ab") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "queue_server.asgi:create", "--factory",
@@ -255,7 +258,8 @@ def app_server(url: str, data_dir: Path) -> Iterator[str]:
 
 def over_http(base: str, scrapes: int) -> dict[str, Any]:
     times, size = [], 0
-    with httpx.Client(base_url=base, timeout=30) as http:
+    with httpx.Client(base_url=base, timeout=30,
+                      headers={"Authorization": f"Bearer {SCRAPE_TOKEN}"}) as http:
         http.get("/metrics").raise_for_status()  # warm-up: connection, first imports
         for _ in range(scrapes):
             start = time.perf_counter()

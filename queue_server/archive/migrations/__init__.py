@@ -1,0 +1,1 @@
+"""Alembic migrations of the archive (``alembic upgrade head``, also run at start)."""
