@@ -348,6 +348,9 @@ def test_staff_check_in_and_the_day_closes_on_every_live_page(
     # The supervisor checks one in by its number, and moves a waiting ticket to a closed
     # counter, which only the explicit choice allows.
     super_w, boss_page = staff_page(browser, f"{base}/supervisor", boss)
+    boss_page.wait_for_selector("#audit-link:not([hidden])", timeout=ms(10))
+    assert boss_page.locator("#audit-link").get_attribute("href") == f"/audit?center={DAY}"
+    assert boss_page.locator("#reports-link").get_attribute("href") == "/reports"
     boss_page.wait_for_selector(f"#checkin-list [data-booking='{by_number['id']}']",
                                 timeout=ms(10))
     assert boss_page.locator(f"#checkin-list [data-booking='{by_code['id']}']").count() == 0

@@ -21,6 +21,9 @@ function show(loggedIn) {
   $("#login-view").hidden = loggedIn;
   $("#center-view").hidden = !loggedIn;
   $("#logout").hidden = !loggedIn;
+  // The archive's pages (monitoring/archive_pages.py) reuse this page's login.
+  for (const id of ["#reports-link", "#audit-link"]) $(id).hidden = !loggedIn;
+  if (loggedIn) $("#audit-link").href = `/audit?center=${encodeURIComponent(center())}`;
   $("#live-status").hidden = !loggedIn;
   $("#who").textContent = loggedIn ? `${session.data.name} (${session.data.username})` : "";
 }
