@@ -6,10 +6,11 @@ announce, if the frame was a call or a recall. Frames it does not know are ignor
 that is not a map with a ``type`` raises ``ValueError`` (the client logs it once and skips).
 
 The banner (``Board.banner()``) tells the truth now: the newest call whose counter still holds
-that ticket and is open. A transfer, a no-show, a completion, a pause, a close, an ``expired``
-ticket or the day's close (``day_closed``) takes the invitation down at once; the history
-keeps the call. Events are handled by their ``type``; a type the board does not know changes
-only what its ticket and counter records say.
+that ticket and is open. A transfer, a no-show, a completion, a pause, a close or an
+``expired`` ticket takes the invitation down at once; the history keeps the call. The day's
+close (``day_closed``) closes every counter, empties the queues and clears the history: the
+board starts the next day clean. Events are handled by their ``type``; a type the board does
+not know changes only what its ticket and counter records say.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from queue_server import messages
 
 RECENT = 12
 CALL_EVENTS = ("called", "recalled")
@@ -72,6 +75,7 @@ class Board:
     last_id: str | None = None
     now_ms: int = 0
     day_closed: bool = False
+    closed_day: str = ""      # the day the engine closed (YYYYMMDD), while day_closed
 
     def apply_frame(self, frame: object) -> Call | None:
         if not isinstance(frame, Mapping) or not isinstance(frame.get("type"), str):
@@ -119,7 +123,7 @@ class Board:
             for r in snap.get("recent", []) if r and r.get("number")
         ][:RECENT]
         self.totals = dict(snap.get("totals") or {})
-        self.day_closed = False
+        self.day_closed, self.closed_day = False, ""
         self._recompute_eta()
 
     def apply_event(self, event: Mapping[str, Any]) -> Call | None:
@@ -131,13 +135,14 @@ class Board:
         counter = event.get("counter")
         kind = event["type"]
         if kind == "day_closed":
-            self._close_day()
+            self._close_day(event.get("info") or {})
             return None
         if counter:
             self._apply_counter(counter, ticket)
         if kind == "expired":
             self._drop_ticket(str(ticket.get("id") or ""))
-        self._count_queued(kind, ticket, counter, event.get("new_ticket"))
+        self._count_queued(kind, ticket, counter, event.get("new_ticket"),
+                           event.get("info") or {})
         for service, waiting in (event.get("waiting") or {}).items():
             self.services.setdefault(service, ServiceRow(service)).waiting = int(waiting)
         self._recompute_eta()
@@ -165,14 +170,17 @@ class Board:
         in_queues = sum(s.waiting for s in self.services.values())
         return max(0, int(self.totals.get("waiting", in_queues)) - in_queues)
 
-    def _close_day(self) -> None:
-        # The engine's end of a center's day: every counter closes, nothing waits any more.
-        self.day_closed = True
+    def _close_day(self, info: Mapping[str, Any]) -> None:
+        # The engine's end of a center's day (after the expired tickets, the lapsed bookings
+        # and the closed counters it sent): every counter is closed, nothing waits any more,
+        # and the day's calls are history.
+        self.day_closed, self.closed_day = True, str(info.get("day") or "")
         for row in self.counters.values():
             row.state, row.reason, row.queued = "closed", "", 0
             row.number = row.ticket_id = row.priority = row.service = ""
         for service in self.services.values():
             service.waiting = 0
+        self.recent = []
         self.totals = {**self.totals, "waiting": 0, "called": 0, "serving": 0}
         self._recompute_eta()
 
@@ -182,7 +190,8 @@ class Board:
                 row.number = row.ticket_id = row.priority = row.service = ""
 
     def _count_queued(self, kind: str, ticket: Mapping[str, Any],
-                      counter: Mapping[str, Any] | None, new: object) -> None:
+                      counter: Mapping[str, Any] | None, new: object,
+                      info: Mapping[str, Any]) -> None:
         """Per-counter waiting counts between snapshots: a ticket sent to a counter adds one
         there, its call (or its end while waiting) takes it off."""
         if isinstance(new, Mapping) and new.get("status") == "waiting":
@@ -195,6 +204,11 @@ class Board:
             closed = self.counters.get(str(counter.get("id")))
             if closed is not None:
                 closed.queued = 0
+        if kind == "requeued" and "from_counter" in info:
+            # One of them on its way back (the counter's close follows): one fewer there.
+            source = self.counters.get(str(info["from_counter"]))
+            if source is not None and source.queued:
+                source.queued -= 1
         target = self.counters.get(str(ticket.get("target_counter") or ""))
         if target is None or target.queued == 0:
             return
@@ -239,7 +253,7 @@ def render_lines(board: Board, names: Mapping[str, str], status: str = "") -> li
     if banner is not None:
         lines += [f"Mời công dân có số thứ tự {banner.number} đến quầy số {banner.counter}", ""]
     elif board.day_closed:
-        lines += ["Trung tâm đã kết thúc ngày làm việc.", ""]
+        lines += [messages.render("day_closed_display"), ""]
     for counter in board.counters.values():
         number = counter.number or "—"
         star = " ★ ưu tiên" if counter.priority else ""

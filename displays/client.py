@@ -5,9 +5,10 @@ It reads the center's page settings over HTTP, opens ``/ws/display/{center}`` wi
 per change when the output is a pipe or a file. Each call is spoken locally: the sentence and
 the WAV come from the speech module (pyttsx3 + espeak-ng, cached under ``--audio-dir``) and are
 played with the first audio player found (aplay, paplay, pw-play, sox's play, ffplay) or
-``--player``. When the link drops it reconnects with backoff (0.5 s doubling to 15 s, with
-jitter) and resumes from the last event id, so no call is missed; a call missed while
-disconnected is still spoken if it is less than two minutes old.
+``--player``. The channel follows docs/live-protocol.md through ``displays.live`` (the same
+rules as the pages' live.js): when the link drops or falls silent it reconnects with backoff
+(0.5 s doubling to 15 s, with jitter) and resumes from the last event id, so no call is
+missed; a call missed while disconnected is still spoken if it is less than two minutes old.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import contextlib
 import datetime as dt
 import json
 import os
-import random
 import shlex
 import shutil
 import sys
@@ -29,20 +29,22 @@ from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import quote, urlsplit
 
-import msgpack
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+from websockets.typing import Subprotocol
 
 from displays.board import Board, Call, render_lines
+from displays.live import SILENCE_S, LiveSession
 from displays.speech import VOICES, AnnouncementCache, SpeechSettings
+from queue_server import messages
 from queue_server.rules.clock import TIMEZONE
 
 FATAL = {4401: "the display token is invalid or revoked",
-         4403: "the token belongs to another center", 4404: "unknown center"}
+         4403: "the token belongs to another center", 4404: "unknown center",
+         4400: "the server could not read the channel's address"}
 PLAYERS = (["aplay", "-q"], ["paplay"], ["pw-play"], ["play", "-q"],
            ["ffplay", "-nodisp", "-autoexit", "-loglevel", "quiet"])
 FRESH_CALL_MS = 120_000
-MAX_BACKOFF_S = 15.0
 
 
 class Screen:
@@ -133,10 +135,6 @@ def fetch_json(url: str, timeout: float = 10.0) -> Any:
         return json.load(response)
 
 
-def backoff(attempt: int) -> float:
-    return float(min(MAX_BACKOFF_S, 0.5 * 2 ** (attempt - 1)) * random.uniform(0.7, 1.3))
-
-
 async def load_config(server: str, center: str) -> dict[str, Any] | None:
     """The center's page settings, or None after saying why they cannot be read."""
     try:
@@ -165,23 +163,35 @@ class DisplayClient:
         host = urlsplit(args.server).hostname or "127.0.0.1"
         self.ws_base = args.ws or f"ws://{host}:{config['ws_port']}/ws"
         self.board = Board(name=config["center"]["name"])
-        self.bad_frames = 0
+        self.session = LiveSession(f"{self.ws_base}/display/{quote(self.center)}", self.token)
+        self.warned_frame = False
 
-    def url(self) -> str:
-        url = f"{self.ws_base}/display/{quote(self.center)}?token={quote(self.token)}"
-        return url + (f"&last_id={self.board.last_id}" if self.board.last_id else "")
+    def skipped(self, why: str) -> None:
+        if not self.warned_frame:  # once: a bad feed must not flood the log
+            self.warned_frame = True
+            print(f"warning: skipped a malformed frame (logged once): {why}", file=sys.stderr,
+                  flush=True)
 
     def handle(self, message: bytes | str) -> None:
+        frame, first = self.session.receive(message)
+        if frame is None:
+            if self.session.bad_frames:
+                self.skipped(self.session.last_error)
+            return
+        if first:  # the server accepted us
+            resumed = self.session.resumed
+            self.screen.set_status(
+                f"connected to {self.ws_base}"
+                + (f" (resumed after {self.session.resumed_from})" if resumed else ""),
+                self.board)
         try:
-            raw = message if isinstance(message, bytes) else message.encode()
-            call = self.board.apply_frame(msgpack.unpackb(raw, raw=False))
-        except Exception as error:
-            self.bad_frames += 1
-            if self.bad_frames == 1:
-                print(f"warning: skipped a malformed frame (logged once): {error}",
-                      file=sys.stderr, flush=True)
+            call = self.board.apply_frame(frame)
+        except (ValueError, KeyError, TypeError) as error:
+            self.skipped(str(error))
             return
         self.screen.draw(self.board)
+        if frame["type"] == "event" and (frame.get("event") or {}).get("type") == "day_closed":
+            self.screen.line(messages.render("day_closed_display"))
         if call is None:
             return
         self.screen.line(f"{'nhắc lại' if call.recall else 'gọi'} {call.number} → quầy "
@@ -189,32 +199,36 @@ class DisplayClient:
         if self.speaker and self.board.now_ms - call.at < FRESH_CALL_MS:
             self.speaker.say(call)
 
+    async def follow(self) -> tuple[int, str]:
+        """One connection, until it ends: its close code and reason (1006: none came)."""
+        url = self.session.connecting()
+        offered = [Subprotocol(p) for p in self.session.subprotocols]
+        try:
+            async with connect(url, subprotocols=offered, open_timeout=10,
+                               max_size=2**22) as socket:
+                while True:
+                    # The heartbeat watchdog: silence this long means a dead link.
+                    self.handle(await asyncio.wait_for(socket.recv(), SILENCE_S))
+        except ConnectionClosed as closed:
+            if closed.rcvd is None:
+                return 1006, ""
+            return closed.rcvd.code, closed.rcvd.reason
+        except InvalidStatus as error:
+            self.screen.line(f"the server refused the connection: {error}")
+        except TimeoutError:
+            self.screen.line(f"no frame for {SILENCE_S:.0f} s: reconnecting")
+        except (OSError, InvalidHandshake) as error:
+            self.screen.line(f"cannot connect: {error}")
+        return 1006, ""
+
     async def run(self) -> int:
         """Follow the center until a fatal close (returns 3); reconnects on anything else."""
-        attempt = 0
         while True:
-            resume = self.board.last_id
-            try:
-                async with connect(self.url(), open_timeout=10, max_size=2**22) as socket:
-                    async for message in socket:
-                        if attempt or not self.board.counters:  # the server accepted us
-                            attempt = 0
-                            self.screen.set_status(
-                                f"connected to {self.ws_base}"
-                                + (f" (resumed after {resume})" if resume else ""), self.board)
-                        self.handle(message)
-            except ConnectionClosed as closed:
-                code = closed.rcvd.code if closed.rcvd else 1006
-                if code in FATAL:
-                    reason = closed.rcvd.reason if closed.rcvd else ""
-                    print(f"error: {FATAL[code]} ({code}: {reason})", file=sys.stderr)
-                    return 3
-            except InvalidStatus as error:
-                self.screen.line(f"the server refused the connection: {error}")
-            except (OSError, InvalidHandshake, TimeoutError) as error:
-                self.screen.line(f"cannot connect: {error}")
-            attempt += 1
-            delay = backoff(attempt)
+            code, reason = await self.follow()
+            delay = self.session.closed(code)
+            if delay is None:
+                print(f"error: {FATAL.get(code, 'refused')} ({code}: {reason})", file=sys.stderr)
+                return 3
             self.screen.set_status(f"Đang kết nối lại… / Reconnecting in {delay:.1f} s",
                                    self.board)
             await asyncio.sleep(delay)

@@ -1,7 +1,9 @@
 """QR codes as SVG, drawn on the server with the ``qrcode`` package (no script in the page).
 
-Only http(s) links of at most ``MAX_DATA`` characters are encoded: the endpoint is for links
-to this system (a ticket, the booking page), not a general-purpose QR service.
+Only http(s) links of at most ``MAX_DATA`` characters are encoded, and a booking's check-in
+text (``07054-20261205-A001.4821``, what the kiosk's scanner reads back): the endpoint is for
+links to this system (a ticket, the booking page) and its check-in codes, not a
+general-purpose QR service.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import qrcode
 import qrcode.constants
 from qrcode.image.svg import SvgPathImage
 
+from queue_server.booking import QR_CODE
 from queue_server.errors import InvalidInput
 
 MAX_DATA = 512
@@ -22,6 +25,8 @@ def check_link(data: str) -> str:
     if len(data) > MAX_DATA:
         raise InvalidInput(f"a QR link has at most {MAX_DATA} characters, got {len(data)}",
                            reason="qr_link_too_long", field="data", max=MAX_DATA)
+    if QR_CODE.fullmatch(data):
+        return data   # a booking's check-in code, as the kiosk's scanner reads it
     if not data.isascii() or not data.isprintable() or " " in data:
         raise InvalidInput("a QR link is printable ASCII without spaces (encode it as a URL)",
                            reason="qr_link_malformed", field="data")
@@ -33,7 +38,8 @@ def check_link(data: str) -> str:
 
 
 def qr_svg(data: str) -> bytes:
-    """The SVG of ``data`` (an http(s) link), medium error correction, 2-module border."""
+    """The SVG of ``data`` (an http(s) link or a check-in code), medium error correction,
+    2-module border."""
     code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=2,
                          image_factory=SvgPathImage)
     code.add_data(check_link(data))

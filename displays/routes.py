@@ -213,7 +213,8 @@ async def audio(
 
 
 class QrIn(BaseModel):
-    data: str = Field(min_length=1, max_length=512, description="an http(s) URL")
+    data: str = Field(min_length=1, max_length=512,
+                      description="an http(s) URL, or a booking's check-in code (its QR text)")
 
 
 def _svg(data: str) -> Response:

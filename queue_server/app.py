@@ -25,6 +25,7 @@ from queue_server import __version__, gc_policy, web
 from queue_server.accounts import AccountStore
 from queue_server.api import (
     admin,
+    appointments,
     counters,
     fast,
     faults,
@@ -185,7 +186,7 @@ def create_app(settings: Settings | None = None, *, routers: Sequence[APIRouter]
     faults.install(app)
     app.add_api_route("/", web.index_page, include_in_schema=False)
     app.add_api_route("/docs", web.docs_page, include_in_schema=False)
-    for module in (public, tickets, counters, admin, staff, reports, health):
+    for module in (public, tickets, appointments, counters, admin, staff, reports, health):
         app.include_router(module.router)
     for router in routers:
         app.include_router(router)

@@ -93,6 +93,14 @@ class World:
         assert response.status_code == 201, response.text
         return str(response.json()["ticket"]["id"])
 
+    def booked_with_token(self, center: str) -> tuple[str, str]:
+        at = next_free_slot(self.server.base_url, center)
+        response = self.http.post("/api/v1/bookings", headers={"X-Forwarded-For": random_ip()},
+                                  json={"center": center, "service": "land",
+                                        "appointment_at": at})
+        assert response.status_code == 201, response.text
+        return str(response.json()["ticket"]["id"]), str(response.json()["token"])
+
     def booked_today(self, center: str) -> tuple[str, str]:
         return Bootstrap(self.server.redis_url).booking_today(center)
 
@@ -185,6 +193,7 @@ def ticket_target(state: str) -> Callable[[World, str, bool], Call]:
         "waiting": lambda w: w.issue(A),
         "done": World.done,
         "booked": lambda w: (w.booked(A), ""),
+        "booked, with its token": lambda w: w.booked_with_token(A),
         "booked today": lambda w: (w.booked_today(A)[0], ""),
     }
 
@@ -322,6 +331,9 @@ ROWS = [
         lambda w, c, ready: Call({"center_id": c}, body={
             "code": w.booked_today(c)[1] if ready else "A001-0000"})),
     Row("GET", C + "/calendar", public(), with_center()),
+    # api/appointments.py: today's bookings for staff, a booking's code for its holder
+    Row("GET", C + "/bookings", WORKERS, with_center()),
+    Row("GET", T + "/check-in-code", TICKET_ACTION, ticket_target("booked, with its token")),
     Row("GET", C + "/slots", public(), lambda w, c, ready: Call(
         {"center_id": c}, query={"service": "land", "day": dt.date.today().isoformat()})),
     Row("POST", T + "/move", SUPERVISOR, lambda w, c, ready: Call(

@@ -9,7 +9,6 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -17,7 +16,7 @@ from displays.board import Board, render_lines
 from displays.speech_config import SpeechConfig
 from queue_server.errors import ConfigError
 from tests.live import ROOT, LiveServer
-from tests.pages import Center, call_next_with_engine
+from tests.pages import Center
 from tests.servers import scaled
 
 # ---------------------------------------------------------------- the board, pure
@@ -74,6 +73,33 @@ def test_board_follows_snapshot_and_events() -> None:
     assert (board.last_id, board.now_ms) == ("104-0", 5_000)
     lines = "\n".join(render_lines(board, {"land": "Đất đai"}))
     assert "Phường Thử" in lines and "C002 → quầy 1 (nhắc lại)" in lines
+
+
+def test_board_at_the_day_close() -> None:
+    """A ticket sent back from a closing counter, then the engine's end of the day: every
+    counter closed, nothing waiting, the history cleared, the sentence of the catalogue."""
+    board = Board()
+    board.apply_frame(SNAPSHOT)
+    counter = {"id": "1", "state": "open", "ticket": "07090-20260101-C002", "services": "land"}
+    board.apply_frame(event("called", "101-0", ticket=ticket("C002", "called"), counter=counter))
+    board.counters["2"].queued = 2
+    board.apply_frame(event("requeued", "102-0", ticket=ticket("C003", "waiting"),
+                            waiting={"land": 3}, info={"from_counter": "2"}))
+    assert board.counters["2"].queued == 1 and board.services["land"].waiting == 3
+    board.apply_frame(event("expired", "103-0", ticket=ticket("C002", "expired"),
+                            counter={**counter, "ticket": ""}))
+    assert board.banner() is None and board.recent and not board.day_closed
+    board.apply_frame(event("day_closed", "104-0", totals={"waiting": 0, "called": 0,
+                                                           "serving": 0},
+                            info={"day": "20260101", "expired": 4, "no_show": 1,
+                                  "counters": 2}))
+    assert board.day_closed and board.closed_day == "20260101" and board.recent == []
+    assert {c.state for c in board.counters.values()} == {"closed"}
+    assert sum(c.queued for c in board.counters.values()) == 0
+    assert board.services["land"].waiting == 0 and board.services["land"].eta_s is None
+    assert "Đã hết giờ làm việc hôm nay." in "\n".join(render_lines(board, {}))
+    board.apply_frame(SNAPSHOT)  # the next day's first snapshot
+    assert not board.day_closed
 
 
 @pytest.mark.parametrize("frame", [None, [1, 2], {"id": "1-0"}, {"type": "event", "event": 3}])
@@ -175,23 +201,3 @@ def test_client_shows_calls_and_says_why_it_cannot_connect(
     clients.append(unknown)
     unknown.expect("Không có trung tâm 99999")
     assert unknown.process.wait(scaled(10)) == 2
-
-
-def test_client_resumes_after_a_restart_without_missing_a_call(
-    live_redis_url: str, tmp_path: Path, clients: list[Client]
-) -> None:
-    server = LiveServer(live_redis_url, tmp_path / "server").start()
-    try:
-        center = Center.ready(server, "06688", counters=("1",))
-        missed = center.issue("certification")["ticket"]["number"]
-        client = Client(server, center.id, center.display)
-        clients.append(client)
-        client.expect("connected to ws://")
-        server.stop()
-        client.expect("Reconnecting")
-        assert call_next_with_engine(live_redis_url, center.id, "1", center.staff) == missed
-        server.start()
-        client.expect("resumed after", timeout=30)
-        client.expect(f"gọi {missed} → quầy 1")
-    finally:
-        server.stop()

@@ -1,7 +1,8 @@
 """The lobby display in a real Chromium against a real server: calls shown within a second,
 spoken with the server's audio (a valid WAV of the right sentence), one after another, again
-on a recall; it survives a server restart without missing a call, and says what is wrong
-when the center or the token is. Screenshots go to test-artifacts/."""
+on a recall, and says what is wrong when the center or the token is (riding a server
+restart without missing a call is tests/test_live_protocol.py's, with the terminal client).
+Screenshots go to test-artifacts/."""
 
 from __future__ import annotations
 
@@ -23,7 +24,6 @@ from tests.pages import (
     FULL_HD,
     HD,
     Center,
-    call_next_with_engine,
     chromium,
     ms,
     off_loop,
@@ -136,37 +136,6 @@ def test_calls_arriving_together_are_spoken_one_after_another(
     assert all(s["played"] for s in speech[:2])
     assert speech[1]["start"] >= speech[0]["end"], "the second call cut the first one off"
     page.close()
-
-
-def test_display_survives_a_restart_without_missing_a_call(
-    browser: Any, live_redis_url: str, tmp_path: Path
-) -> None:
-    server = LiveServer(live_redis_url, tmp_path / "server").start()
-    try:
-        center = Center.ready(server, "07114", counters=("1",))
-        first = center.issue("certification")["ticket"]["number"]
-        missed = center.issue("certification")["ticket"]["number"]
-        page = browser.new_page(viewport=FULL_HD)
-        page.goto(center.display_url())
-        wait_board_live(page)
-        center.act("1", "call-next")
-        page.wait_for_function(SHOWN, arg=[first, False], timeout=ms(2))
-        center.clear("1")
-
-        server.stop()
-        page.wait_for_selector("#status", state="visible", timeout=ms(10))
-        assert "Reconnecting" in page.locator("#status").inner_text()
-        screenshot(page, "display-reconnecting")
-        # The call happens while no HTTP or WebSocket server is up.
-        assert call_next_with_engine(live_redis_url, center.id, "1", center.staff) == missed
-
-        server.start()
-        page.wait_for_function(SHOWN, arg=[missed, False], timeout=ms(30))
-        page.wait_for_selector("#status", state="hidden", timeout=ms(5))
-        assert page.locator("[data-counter='1'] .counter-number").inner_text() == missed
-        page.close()
-    finally:
-        server.stop()
 
 
 def test_unknown_center_and_bad_tokens_are_explained(

@@ -19,7 +19,7 @@ import pytest
 from displays.qr import qr_svg
 from queue_server.province import DEFAULT_PROVINCE_FILE
 from queue_server.rules.clock import TIMEZONE
-from tests.live import LiveServer
+from tests.live import LiveServer, next_free_slot
 from tests.pages import (
     FULL_HD,
     HD,
@@ -219,18 +219,20 @@ def test_booking_an_appointment_and_bad_ticket_links(
     browser: Any, live_server: LiveServer
 ) -> None:
     center = Center.ready(live_server, "06652", counters=())
+    # Booked through the API (tests/test_appointment_pages.py books through the page).
+    start = next_free_slot(live_server.base_url, center.id, "civil_status")
+    made = httpx.post(f"{live_server.base_url}/api/v1/bookings", timeout=10,
+                      headers={"X-Forwarded-For": "10.66.52.1"},
+                      json={"center": center.id, "service": "civil_status",
+                            "appointment_at": start})
+    assert made.status_code == 201, made.text
     page = browser.new_page(viewport=PHONE)
-    page.goto(f"{live_server.base_url}/book?lang=en&service=civil_status")
-    page.wait_for_selector("#centers .choice", timeout=ms(10))
-    page.fill("#center-search", "Ha Tu")
-    page.click(f"[data-center='{center.id}']")
-    page.check("input[value=later]")
-    tomorrow = dt.datetime.now(TIMEZONE) + dt.timedelta(days=1)
-    page.fill("#when", tomorrow.strftime("%Y-%m-%dT09:30"))
-    page.click("#book-submit")
+    page.goto(made.json()["ticket_url"].replace("#", "?lang=en#"))
     page.wait_for_selector("body[data-status=booked]", timeout=ms(10))
     assert "Appointment" in page.locator("#note").inner_text()
-    assert "09:30" in page.locator("#note").inner_text()
+    assert start[11:16] in page.locator("#note").inner_text()
+    page.wait_for_selector("#booking-box:not([hidden])", timeout=ms(10))
+    assert made.json()["check_in_code"] in page.locator("#checkin-code").inner_text()
     screenshot(page, "ticket-booked-phone")
 
     ticket_id = page.url.split("/t/")[1].split("#")[0].split("?")[0]

@@ -178,3 +178,23 @@ def test_rendering_fills_fields_and_never_shows_a_bare_key() -> None:
     error = errors.Forbidden(reason="other_center", center="06799", own="06800")
     assert str(error) == "This login or device belongs to center 06800, not to center 06799."
     assert messages.describe(error)[0].startswith("Phiên đăng nhập hoặc thiết bị này thuộc")
+
+
+# The pages name catalogue sentences by their key: QMS.message('key', …) in the citizen and
+# hall pages, say("key", …) in the staff pages (and book.js's own say()); the first argument
+# may choose between keys (late ? 'a' : 'b').
+PAGE_MESSAGE = re.compile(r"""(?:Q\.message|\bsay)\(([^,)]*)""")
+KEY_LITERAL = re.compile(r"""['"]([a-z][a-z0-9_]*)['"]""")
+PAGE_SCRIPTS = ("displays/static/js", "counters/static", "monitoring/static", "queue_server/static")
+
+
+def test_every_sentence_a_page_names_is_in_the_catalogue() -> None:
+    named: dict[str, str] = {}
+    for folder in PAGE_SCRIPTS:
+        for path in sorted((ROOT / folder).glob("*.js")):
+            for argument in PAGE_MESSAGE.findall(path.read_text(encoding="utf-8")):
+                for key in KEY_LITERAL.findall(argument):
+                    named[key] = str(path.relative_to(ROOT))
+    assert len(named) > 30, named  # the check sees the pages' keys at all
+    missing = {key: where for key, where in named.items() if not messages.has(key)}
+    assert not missing, f"sentences the pages name without a catalogue entry: {missing}"

@@ -96,6 +96,31 @@ export async function api(session, method, path, { body, key, attempts = 3 } = {
   throw lastError;
 }
 
+// ------------------------------------------------------------------ the message catalogue
+
+// GET /api/v1/messages: {reason: [vi, en]} (docs/messages.md), read once per page; say()
+// gives a sentence of it as [Vietnamese, English], its {fields} filled in.
+let catalogueText = {};
+let catalogueLoad = null;
+export function loadMessages() {
+  catalogueLoad ||= api(null, "GET", "/api/v1/messages", { attempts: 2 })
+    .then((body) => { catalogueText = body.messages || {}; })
+    .catch(() => { /* the pages still work; a sentence shows its key */ });
+  return catalogueLoad;
+}
+
+export function say(reason, fields = {}) {
+  const pair = catalogueText[reason] || [reason, reason];
+  return pair.map((text) => Object.entries(fields).reduce(
+    (out, [name, value]) => out.split(`{${name}}`).join(String(value)), text));
+}
+
+// A day as the engine names it (YYYYMMDD) the way people write it: 03/12/2026.
+export function dayText(day) {
+  const m = /^(\d{4})(\d{2})(\d{2})$/.exec(String(day || ""));
+  return m ? `${m[3]}/${m[2]}/${m[1]}` : String(day || "");
+}
+
 export async function login(username, password) {
   return api(null, "POST", "/api/v1/auth/login", { body: { username, password }, attempts: 1 });
 }
@@ -152,95 +177,65 @@ export function explain(error) {
 
 // ------------------------------------------------------------------ the live feed
 
+// The live channel is the one every page uses (/static/site/live.js, loaded by the page before
+// this module: window.QMS.LiveChannel, docs/live-protocol.md); this wraps it in the callbacks
+// the staff pages want.
+const live = () => globalThis.QMS;
+
 let wsConfig = null;
 export async function wsBase() {
   if (!wsConfig) wsConfig = await api(null, "GET", "/api/v1/config");
-  // Behind a proxy the server names the address (QMS_PUBLIC_WS_URL); else same host, WS port.
-  if (wsConfig.ws_url) return `${wsConfig.ws_url.replace(/\/$/, "")}${wsConfig.ws_path || "/ws"}`;
-  const scheme = location.protocol === "https:" ? "wss" : "ws";
-  return `${scheme}://${location.hostname}:${wsConfig.ws_port}${wsConfig.ws_path || "/ws"}`;
+  return live().liveBase(wsConfig);
 }
 
-export function idAfter(a, b) {
-  // Stream ids compare as (ms, seq); true when a is strictly later than b.
-  const [am, as] = String(a || "0-0").split("-").map(Number);
-  const [bm, bs] = String(b || "0-0").split("-").map(Number);
-  return am > bm || (am === bm && (as || 0) > (bs || 0));
-}
+// Stream ids compare as (ms, seq); true when a is strictly later than b.
+export const idAfter = (a, b) => live().LiveChannel.idAfter(a, b);
 
-// A WebSocket channel that reconnects with backoff and resumes from the last id it saw:
-// the server replays what was missed, or sends a fresh snapshot.
+// A resumable channel: onSnapshot(snapshot, id), onEvent(event, id), onStatus("connecting" |
+// "live" | "offline"), onAuthError(reason) on 4401, onRefused(reason) on 4403/4404.
 export class LiveFeed {
   constructor({ channel, token, onSnapshot, onEvent, onStatus, onAuthError, onRefused }) {
     Object.assign(this, { channel, token, onSnapshot, onEvent, onStatus, onAuthError, onRefused });
     this.lastId = null;
-    this.socket = null;
     this.stopped = false;
-    this.backoff = 500;
-    this.watchdog = null;
+    this.inner = null;
+    this.retryTimer = null;
   }
 
   async start() {
     this.stopped = false;
     let base;
-    try { base = await wsBase(); } catch { return this.retry(); }
+    try {
+      base = await wsBase();
+    } catch {
+      this.onStatus?.("offline");
+      this.retryTimer = setTimeout(() => this.start(), 2000);
+      return;
+    }
     if (this.stopped) return;
-    const resume = this.lastId ? `&last_id=${encodeURIComponent(this.lastId)}` : "";
-    const url = `${base}/${this.channel}?token=${encodeURIComponent(this.token)}${resume}`;
-    const socket = new WebSocket(url, ["qms.json"]);
-    this.socket = socket;
-    this.onStatus?.("connecting");
-    socket.onmessage = (message) => {
-      this.alive();
-      const frame = JSON.parse(message.data);
-      if (frame.type === "snapshot") {
-        this.lastId = frame.id;
-        this.backoff = 500;
-        this.onStatus?.("live");
-        this.onSnapshot?.(frame.snapshot, frame.id);
-      } else if (frame.type === "event") {
-        if (this.lastId && !idAfter(frame.id, this.lastId)) return;
-        this.lastId = frame.id;
-        this.backoff = 500;
-        this.onStatus?.("live");
-        this.onEvent?.(frame.event, frame.id);
-      } else if (frame.type === "heartbeat") {
-        this.onStatus?.("live");
-      }
-    };
-    socket.onopen = () => { this.alive(); this.onStatus?.("live"); };
-    socket.onclose = (close) => {
-      clearTimeout(this.watchdog);
-      if (this.socket !== socket || this.stopped) return;
-      if (close.code === 4401) { this.stopped = true; this.onAuthError?.(close.reason); return; }
-      if (close.code === 4403 || close.code === 4404) {
+    this.inner = new (live().LiveChannel)({
+      url: `${base}/${this.channel}`, token: this.token, resume: true, lastId: this.lastId,
+      onFrame: (frame) => this.frame(frame),
+      onState: (state) => this.onStatus?.(state === "open" ? "live" : state === "reconnecting" ? "offline" : "connecting"),
+      onFatal: (code, reason) => {
         this.stopped = true;
-        this.onRefused?.(close.reason);
-        return;
-      }
-      this.retry();
-    };
+        if (code === 4401) this.onAuthError?.(reason);
+        else this.onRefused?.(reason);
+      },
+    }).start();
   }
 
-  alive() {
-    // Heartbeats come every ~15 s: silence for much longer means a dead link.
-    clearTimeout(this.watchdog);
-    this.watchdog = setTimeout(() => this.socket?.close(), 45000);
-  }
-
-  retry() {
-    if (this.stopped) return;
-    this.onStatus?.("offline");
-    setTimeout(() => this.start(), this.backoff);
-    this.backoff = Math.min(this.backoff * 2, 10000);
+  frame(frame) {
+    this.lastId = this.inner.lastId;
+    if (frame.type === "snapshot") this.onSnapshot?.(frame.snapshot, frame.id);
+    else if (frame.type === "event") this.onEvent?.(frame.event, frame.id);
   }
 
   stop() {
     this.stopped = true;
-    clearTimeout(this.watchdog);
-    const socket = this.socket;
-    this.socket = null;
-    socket?.close();
+    clearTimeout(this.retryTimer);
+    this.inner?.stop();
+    this.inner = null;
   }
 }
 

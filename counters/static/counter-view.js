@@ -15,6 +15,7 @@ export const ACTIONS = {
   "pause": ["Tạm dừng quầy", "Pause the counter"],
   "resume": ["Tiếp tục làm việc", "Resume"],
   "close": ["Đóng quầy", "Close the counter"],
+  "check-in": ["Nhận lịch hẹn", "Check in an appointment"],
 };
 
 export function serviceName(names, id) {
@@ -46,6 +47,7 @@ export function allowed(counter, mayAct) {
     "pause": state === "open" && !inHand,
     "resume": state === "paused",
     "close": state !== "closed" && !inHand,
+    "check-in": true,  // any member of the center's staff, whatever the counter does
   };
 }
 

@@ -4,9 +4,10 @@
 // a request is in flight, so a double press acts once.
 
 import {
-  $, $$, LiveFeed, ServerClock, Session, api, catalogue, escapeHtml, explain, idAfter, login,
-  newKey, showNotice,
+  $, $$, LiveFeed, ServerClock, Session, api, catalogue, dayText, escapeHtml, explain, idAfter,
+  loadMessages, login, newKey, say, showNotice,
 } from "./common.js";
+import { CheckIn, focusCode } from "./checkin.js";
 import {
   ACTIONS, allowed, renderButtons, renderCounterState, renderCurrent, renderDay, renderPicker,
   pauseChoices, renderQueues, successMessage, tick, transferOptions,
@@ -14,9 +15,11 @@ import {
 
 const session = new Session("qms.session");
 const clock = new ServerClock();
-const KEYS = { n: "call-next", r: "recall", s: "start", c: "complete", x: "no-show", t: "transfer", p: "pause" };
+const KEYS = { n: "call-next", r: "recall", s: "start", c: "complete", x: "no-show", t: "transfer",
+  p: "pause", h: "check-in" };
 // Events after which the queue lists are re-read (counts come with the event itself).
-const QUEUE_EVENTS = new Set(["issued", "called", "transferred", "cancelled", "checked_in", "counter_updated"]);
+const QUEUE_EVENTS = new Set(["issued", "called", "transferred", "cancelled", "checked_in",
+  "counter_updated", "requeued", "expired"]);
 const DAY_EVENTS = new Set(["completed", "no_show", "rated", "counter_resumed", "counter_closed", "recalled"]);
 const app = {
   names: null, counterId: localStorage.getItem("qms.counter") || "", snap: null, lastId: null,
@@ -118,7 +121,7 @@ function refreshSoon(delay = 150) {
   app.refreshTimer = setTimeout(load, delay);
 }
 
-function mergeCounter(view, ticket) {
+function mergeCounter(view, ticket, info) {
   const c = app.snap?.counters.find((x) => x.id === view.id);
   if (!c) return;
   const before = { state: c.state, staff: c.staff };
@@ -127,7 +130,7 @@ function mergeCounter(view, ticket) {
   if (!c.ticket) delete c.current;
   else if (ticket && ticket.id === c.ticket) c.current = { ...ticket };
   if (c.id === app.counterId && before.staff === me() && c.staff !== me() && !app.busy) {
-    const pair = c.state === "closed"
+    const pair = info?.reason === "day_close" ? say("counter_closed_day_close") : c.state === "closed"
       ? ["Quầy đã được đóng (bởi giám sát viên hoặc ở cửa sổ khác).", "The counter was closed (by a supervisor or in another window)."]
       : [`Quầy đã được bàn giao cho ${c.staff}.`, `The counter was handed over to ${c.staff}.`];
     showNotice($("#notice"), "warn", pair);
@@ -137,10 +140,21 @@ function mergeCounter(view, ticket) {
 function applyEvent(event, id) {
   if (!app.snap || (app.lastId && !idAfter(id, app.lastId))) return;
   app.lastId = id;
-  if (event.counter) mergeCounter(event.counter, event.ticket);
+  if (event.counter) mergeCounter(event.counter, event.ticket, event.info);
   for (const [service, waiting] of Object.entries(event.waiting || {})) {
     const row = app.snap.services.find((s) => s.id === service);
     if (row) row.waiting = waiting;
+  }
+  if (event.type === "day_closed") {
+    // The engine closed the center's day: counters closed, the waiting tickets expired. The
+    // console reads the center again (empty queues) and says so.
+    const info = event.info || {};
+    showNotice($("#notice"), "warn", say("day_closed_staff", { ...info, day: dayText(info.day) }));
+    document.body.dataset.dayClosed = info.day || "1";
+    refreshSoon(0);
+    refreshDaySoon();
+  } else if (["called", "issued", "checked_in"].includes(event.type)) {
+    delete document.body.dataset.dayClosed;
   }
   if (QUEUE_EVENTS.has(event.type)) refreshSoon();
   const mine = event.counter?.id === app.counterId || event.ticket?.staff === me();
@@ -288,6 +302,7 @@ function press(name) {
   if (name === "pause" && c?.state === "paused") name = "resume";
   if (app.busy || !allowed(c, mayAct(c))[name]) return;
   if (name === "transfer") return openTransfer();
+  if (name === "check-in") return openCheckIn();
   if (name === "pause") return openPause();
   act(name);
 }
@@ -299,6 +314,20 @@ function openTransfer() {
   $("#transfer-note").value = "";
   $("#transfer-message").hidden = true;
   $("#transfer-dialog").showModal();
+}
+
+let checkIn = null;
+function openCheckIn() {
+  checkIn ||= new CheckIn({
+    root: $("#checkin-box"), session, center, names: app.names, onExpired: () => expired(null),
+    onDone: (out, said) => { showNotice($("#notice"), "ok", said); refreshSoon(); },
+  });
+  $("#checkin-help").textContent = say("checkin_staff_help")[0];
+  $("#checkin-today").innerHTML = `${escapeHtml(say("checkin_staff_today")[0])} <span class="en">/ ${escapeHtml(say("checkin_staff_today")[1])}</span>`;
+  showNotice($("#checkin-box [data-checkin-notice]"), "ok", null);
+  $("#checkin-dialog").showModal();
+  focusCode($("#checkin-box"));
+  checkIn.refresh();
 }
 
 function openPause() {
@@ -338,6 +367,7 @@ function bind() {
     }
     act("transfer", body);
   });
+  $("#checkin-close").addEventListener("click", () => $("#checkin-dialog").close());
   $("#pause-form").addEventListener("submit", (e) => {
     if (e.submitter?.value !== "ok") return;
     const reason = $("#pause-reasons input:checked")?.value;
@@ -369,7 +399,7 @@ function bind() {
 
 async function boot() {
   bind();
-  app.names = await catalogue();
+  [app.names] = await Promise.all([catalogue(), loadMessages()]);
   if (!session.valid) {
     const hadLogin = Boolean(session.token);
     if (session.data?.username) $("#username").value = session.data.username;

@@ -3,20 +3,27 @@
 // tickets (moved between services or counters; those past the center's target highlighted).
 
 import {
-  $, $$, LiveFeed, STATES, STATUSES, ServerClock, Session, api, both, catalogue, escapeHtml,
-  explain, idAfter, login, minutes, newKey, showNotice,
+  $, $$, LiveFeed, STATES, STATUSES, ServerClock, Session, api, both, catalogue, dayText,
+  escapeHtml, explain, idAfter, loadMessages, login, minutes, newKey, say, showNotice,
 } from "./common.js";
+import { CheckIn } from "./checkin.js";
 import { serviceName, tick } from "./counter-view.js";
 
 const session = new Session("qms.supervisor");
 const clock = new ServerClock();
-const app = { names: null, snap: null, lastId: null, feed: null, busy: false, refreshTimer: null, dialog: null };
+const app = { names: null, snap: null, lastId: null, feed: null, busy: false, refreshTimer: null, dialog: null,
+  checkIn: null };
+// Events after which today's appointments not yet checked in are read again.
+const BOOKING_EVENTS = new Set(["issued", "checked_in", "cancelled", "no_show", "day_closed"]);
 const center = () => session.data?.center || "";
 
 function show(loggedIn) {
   $("#login-view").hidden = loggedIn;
   $("#center-view").hidden = !loggedIn;
   $("#logout").hidden = !loggedIn;
+  // The archive's pages (monitoring/archive_pages.py) reuse this page's login.
+  for (const id of ["#reports-link", "#audit-link"]) $(id).hidden = !loggedIn;
+  if (loggedIn) $("#audit-link").href = `/audit?center=${encodeURIComponent(center())}`;
   $("#live-status").hidden = !loggedIn;
   $("#who").textContent = loggedIn ? `${session.data.name} (${session.data.username})` : "";
 }
@@ -87,12 +94,31 @@ function applyEvent(event, id) {
     if (row) row.waiting = waiting;
   }
   if (event.totals) app.snap.totals = event.totals;
-  if (["issued", "called", "transferred", "cancelled", "checked_in"].includes(event.type)) refreshSoon();
+  if (event.type === "day_closed") {
+    // The engine closed the center's day: every counter closed, the waiting tickets expired,
+    // the unused bookings lapsed. Read the center again and say so.
+    const info = event.info || {};
+    showNotice($("#notice"), "warn", say("day_closed_staff", { ...info, day: dayText(info.day) }));
+    document.body.dataset.dayClosed = info.day || "1";
+    refreshSoon(0);
+  } else if (["issued", "called", "checked_in"].includes(event.type)) {
+    delete document.body.dataset.dayClosed;
+  }
+  if (["issued", "called", "transferred", "cancelled", "checked_in", "requeued", "expired",
+    "no_show"].includes(event.type)) refreshSoon();
+  if (BOOKING_EVENTS.has(event.type) && (event.type !== "issued" || event.ticket?.status === "booked")) {
+    app.checkIn?.refresh();
+  }
   render();
 }
 
 async function start() {
   show(true);
+  app.checkIn ||= new CheckIn({ root: $("#checkin-box"), session, center, names: app.names,
+    onExpired: expired, onDone: () => refreshSoon(0) });
+  $("#checkin-help").textContent = say("checkin_staff_help")[0];
+  $("#checkin-today").innerHTML = `${escapeHtml(say("checkin_staff_today")[0])} <span class="en">/ ${escapeHtml(say("checkin_staff_today")[1])}</span>`;
+  app.checkIn.refresh();
   await load();
   app.feed?.stop();
   app.feed = new LiveFeed({
@@ -313,6 +339,10 @@ function bind() {
     if (e.submitter?.value === "cancel") return;
     const body = { to_service: $("#move-service").value || null, to_counter: $("#move-counter").value || null,
       note: $("#move-note").value.trim() };
+    // A closed or paused counter is the supervisor's explicit choice: the engine refuses it
+    // without "force" (target_counter_not_open).
+    const target = app.snap.counters.find((c) => c.id === body.to_counter);
+    if (target && target.state !== "open" && $("#move-inactive").checked) body.force = true;
     if (!body.to_service && !body.to_counter) {
       e.preventDefault();
       showNotice($("#move-message"), "bad", ["Hãy chọn dịch vụ khác hoặc một quầy.", "Choose another service or a counter."]);
@@ -327,7 +357,7 @@ function bind() {
 
 async function boot() {
   bind();
-  app.names = await catalogue();
+  [app.names] = await Promise.all([catalogue(), loadMessages()]);
   if (!session.valid) {
     const had = Boolean(session.token);
     session.clear();

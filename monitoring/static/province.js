@@ -12,8 +12,6 @@
   const TOKEN_KEY = "qms.province.token";
   const REFRESH_MS = 3000;          // at most one summary re-read per this many ms
   const DETAIL_REFRESH_MS = 400;
-  const SILENCE_MS = 45000;         // no frame at all (heartbeats come every 15 s): reconnect
-  const BACKOFF_MS = [500, 1000, 2000, 4000, 8000, 15000];
   const TWO_PANELS_FROM_PX = 1600;
 
   const COLUMNS = [
@@ -41,9 +39,7 @@
     lastEvent: new Map(),          // id -> last stream id applied from an event
     flashUntil: new Map(),
     sort: { key: "name", dir: 1 },
-    ws: null,
-    attempt: 0,
-    lastFrameAt: 0,
+    live: null,                    // the province channel (QMS.LiveChannel)
     refreshTimer: null,
     lastRefresh: 0,
     detail: null,                  // { id, snapshot, skew, timer }
@@ -159,10 +155,9 @@
   function logout(message) {
     state.token = null;
     sessionStorage.removeItem(TOKEN_KEY);
-    if (state.ws) {
-      state.ws.onclose = null;
-      state.ws.close();
-      state.ws = null;
+    if (state.live) {
+      state.live.stop();
+      state.live = null;
     }
     closeDetail();
     showLogin(message);
@@ -182,67 +177,49 @@
         for (const r of catalog.pause_reasons) state.names.reasons[r.id] = r;
       }
     } catch (error) {
-      if (state.token) reconnectLater();
+      if (state.token) setTimeout(start, 2000);
       return;
     }
     connect();
   }
 
+  // The channel is the one every page uses (/static/site/live.js, docs/live-protocol.md):
+  // backoff, the heartbeat watchdog and close codes are its. The province channel starts from
+  // the 54 summaries each time, so there is nothing to resume.
   function connect() {
     if (!state.token) return;
-    const scheme = location.protocol === "https:" ? "wss" : "ws";
-    const path = state.config.ws_path || "/ws";
-    const url = `${scheme}://${location.hostname}:${state.config.ws_port}${path}/province` +
-      `?token=${encodeURIComponent(state.token)}`;
-    const ws = new WebSocket(url, ["qms.json"]);
-    state.ws = ws;
-    ws.onmessage = (message) => {
-      state.lastFrameAt = Date.now();
-      let frame;
-      try { frame = JSON.parse(message.data); } catch (_) { return; }
-      if (frame.type === "snapshot") applySnapshot(frame.snapshot);
-      else if (frame.type === "event") applyEvent(frame);
-    };
-    ws.onclose = (event) => {
-      if (state.ws !== ws) return;
-      state.ws = null;
-      if (event.code === 4401 || event.code === 4403) {
-        logout("Phiên đăng nhập đã hết hạn hoặc không có quyền. / " +
-               "Login expired or not allowed.");
-        return;
-      }
-      reconnectLater();
-    };
+    if (state.live) state.live.stop();
+    state.live = new window.QMS.LiveChannel({
+      url: window.QMS.liveBase(state.config) + "/province", token: state.token, resume: false,
+      onFrame: (frame) => {
+        if (frame.type === "snapshot") applySnapshot(frame.snapshot);
+        else if (frame.type === "event") applyEvent(frame);
+      },
+      onState: (name, info) => { if (name === "reconnecting") showRetry(info.delay); },
+      onFatal: () => logout("Phiên đăng nhập đã hết hạn hoặc không có quyền. / " +
+                            "Login expired or not allowed."),
+    }).start();
   }
 
-  function reconnectLater() {
-    const delay = BACKOFF_MS[Math.min(state.attempt, BACKOFF_MS.length - 1)];
-    const jittered = Math.round(delay * (0.75 + Math.random() * 0.5));
-    state.attempt += 1;
+  let retryTicker = null;
+  function showRetry(delay) {
     setStatus(false, "Mất kết nối / Disconnected");
     $("reconnecting").hidden = false;
-    const due = Date.now() + jittered;
+    const due = Date.now() + delay;
     const countdown = () => {
       const left = Math.max(0, Math.ceil((due - Date.now()) / 1000));
       $("retry-in").textContent = left ? `(${left} s)` : "";
+      if (!left) clearInterval(retryTicker);
     };
+    clearInterval(retryTicker);
     countdown();
-    const ticker = setInterval(countdown, 250);
-    setTimeout(() => { clearInterval(ticker); start(); }, jittered);
+    retryTicker = setInterval(countdown, 250);
   }
 
   function setStatus(live, text) {
     const status = $("status");
     status.className = `status ${live ? "live" : "down"}`;
     status.textContent = text;
-  }
-
-  function watchdog() {
-    const ws = state.ws;
-    if (ws && ws.readyState === WebSocket.OPEN && state.lastFrameAt &&
-        Date.now() - state.lastFrameAt > SILENCE_MS) {
-      ws.close();                  // onclose reconnects
-    }
   }
 
   // ------------------------------------------------------------------ data
@@ -254,7 +231,7 @@
   }
 
   function applySnapshot(snapshot) {
-    state.attempt = 0;
+    clearInterval(retryTicker);
     $("reconnecting").hidden = true;
     setStatus(true, "● Trực tiếp / Live");
     if (snapshot.province) $("province-name").textContent = snapshot.province;
@@ -481,7 +458,6 @@
       timeZone: "Asia/Ho_Chi_Minh", hour12: false });
     if (!$("board").hidden && state.centers.size) render();
     if (state.detail && state.detail.snapshot) renderDetail();
-    watchdog();
   }
 
   // ------------------------------------------------------------------ drill-in
@@ -611,7 +587,7 @@
     });
     window.addEventListener("resize", queueRender);
     setInterval(tick, 1000);
-    setInterval(() => { if (state.ws && state.centers.size) scheduleRefresh(); }, 30000);
+    setInterval(() => { if (state.live && state.centers.size) scheduleRefresh(); }, 30000);
     if (state.token) start(); else showLogin("");
     tick();
   });

@@ -1,8 +1,9 @@
 /* The lobby board as data: a snapshot, then events, applied without I/O. The same rules as
    displays/board.py (the terminal client); keep the two in step. The banner (banner()) is the
    newest call whose counter still holds that ticket and is open: a transfer, a no-show, a
-   completion, a pause, a close, an expired ticket or the day's close (day_closed) takes the
-   invitation down at once, the history keeps it. Events are handled by their type. */
+   completion, a pause, a close or an expired ticket takes the invitation down at once, the
+   history keeps it; the day's close (day_closed) closes everything and clears the history.
+   Events are handled by their type. */
 (function () {
   'use strict';
   const Q = (window.QMS = window.QMS || {});
@@ -26,6 +27,8 @@
       this.recent = [];            // newest first: {number, counter, service, priority, at, type}
       this.totals = { waiting: 0, called: 0, serving: 0 };
       this.lastId = null;
+      this.dayClosed = false;
+      this.closedDay = '';   // the day the engine closed (YYYYMMDD), while dayClosed
     }
 
     applySnapshot(snap) {
@@ -50,6 +53,7 @@
       this.totals = snap.totals || this.totals;
       this.lastId = snap.last_id || null;
       this.dayClosed = false;
+      this.closedDay = '';
       this.recomputeEta();
     }
 
@@ -83,17 +87,23 @@
       return n;
     }
 
-    closeDay() {
+    /* The engine's end of the center's day (day_closed, after the expired tickets, the
+       lapsed bookings and the closed counters it sent): every counter is closed, nobody
+       waits, and the day's calls are history, so the board starts the next day clean.
+       info: {day: 'YYYYMMDD', expired, no_show, counters}. */
+    closeDay(info) {
       this.dayClosed = true;
+      this.closedDay = (info && info.day) || '';
       for (const c of this.counters.values()) {
         c.state = 'closed'; c.reason = ''; c.current = null; c.queued = 0;
       }
       for (const s of this.services.values()) s.waiting = 0;
+      this.recent = [];
       this.totals = Object.assign({}, this.totals, { waiting: 0, called: 0, serving: 0 });
       this.recomputeEta();
     }
 
-    countQueued(type, ticket, c, fresh) {
+    countQueued(type, ticket, c, fresh, info) {
       if (fresh && fresh.status === 'waiting') {
         const target = this.counters.get(String(fresh.target_counter || ''));
         if (target) target.queued = (target.queued || 0) + 1;
@@ -101,6 +111,11 @@
       if (type === 'counter_closed' && c) {
         const closed = this.counters.get(String(c.id));
         if (closed) closed.queued = 0;  // its own tickets go back to their service queue
+      }
+      if (type === 'requeued' && info && info.from_counter !== undefined) {
+        // One of them, on its way back (the counter's close follows): one fewer there.
+        const from = this.counters.get(String(info.from_counter));
+        if (from && from.queued) from.queued -= 1;
       }
       const target = ticket && this.counters.get(String(ticket.target_counter || ''));
       if (!target || !target.queued) return;
@@ -114,7 +129,7 @@
       if (!ev || typeof ev.type !== 'string') throw new Error('event without a type');
       if (id) this.lastId = id;
       if (ev.totals) this.totals = ev.totals;
-      if (ev.type === 'day_closed') { this.closeDay(); return null; }
+      if (ev.type === 'day_closed') { this.closeDay(ev.info); return null; }
       const ticket = ticketOf(ev.ticket);
       const c = ev.counter;
       if (c && c.id !== undefined) {
@@ -131,7 +146,7 @@
       if (ev.type === 'expired' && ticket) {
         for (const k of this.counters.values()) if (k.current && k.current.id === ticket.id) k.current = null;
       }
-      this.countQueued(ev.type, ev.ticket, c, ev.new_ticket);
+      this.countQueued(ev.type, ev.ticket, c, ev.new_ticket, ev.info);
       for (const [service, waiting] of Object.entries(ev.waiting || {})) {
         const row = this.services.get(service) || { id: service, waiting: 0, mean_s: 0, eta_s: null };
         row.waiting = waiting;

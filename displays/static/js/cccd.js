@@ -49,8 +49,9 @@
     return two(date.d) + '/' + two(date.m) + '/' + date.y;
   }
 
-  /* Calls onCard(fields) for every scanned card, onBad() for a scan that is not one. */
-  function listen(onCard, onBad) {
+  /* Calls onCard(fields) for every scanned card; a scan that is not one goes to onOther(text)
+     (the kiosk: a booking's check-in QR), and onBad() when onOther does not take it. */
+  function listen(onCard, onBad, onOther) {
     let buffer = '';
     let last = 0;
     let scanning = false;
@@ -68,7 +69,8 @@
         scanning = false;
         buffer = '';
         const card = parse(text);
-        if (card) onCard(card); else if (onBad) onBad();
+        if (card) onCard(card);
+        else if (onOther && onOther(text)) { /* taken */ } else if (onBad) onBad();
         return;
       }
       if (event.key.length !== 1) return;

@@ -1,5 +1,6 @@
-/* Shared by every page: language, device tokens, API calls with problem+json errors, and a
-   WebSocket that reconnects with backoff and resumes from the last stream id it saw.
+/* Shared by every citizen and hall page: language, device tokens, the message catalogue, API
+   calls with problem+json errors, the server's clock and formatting. The live channel is
+   /static/site/live.js (QMS.LiveChannel, docs/live-protocol.md), shared with the staff pages.
    No framework, no build step: plain ES2020 for the Chromium on a TV or a kiosk. */
 (function () {
   'use strict';
@@ -138,13 +139,6 @@
     return data;
   };
 
-  Q.wsBase = function (config) {
-    // Behind a proxy the server names the address (QMS_PUBLIC_WS_URL); else same host, WS port.
-    if (config.ws_url) return config.ws_url.replace(/\/$/, '') + (config.ws_path || '/ws');
-    const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
-    return scheme + '//' + location.hostname + ':' + config.ws_port + (config.ws_path || '/ws');
-  };
-
   /* Server time = Date.now() + offset, learnt from snapshots and heartbeats. */
   Q.clock = {
     offset: 0,
@@ -171,93 +165,4 @@
     return '~' + h + (Q.lang === 'en' ? ' h ' : ' giờ ') + (m ? m + (Q.lang === 'en' ? ' min' : ' phút') : '');
   };
 
-  /* A live channel. opts: url(lastId) -> string, onFrame(frame), onState(state, info),
-     onFatal(code, reason), fatal: [close codes that stop it], silenceMs. Frames are msgpack
-     (the server's default); one that cannot be decoded is logged once and skipped. */
-  class Live {
-    constructor(opts) {
-      this.opts = opts;
-      this.lastId = null;
-      this.attempt = 0;
-      this.stopped = false;
-      this.badFrames = 0;
-      this.ws = null;
-      this.timer = null;
-      this.watchdog = null;
-      addEventListener('online', () => { if (!this.ws && !this.stopped) this.connectNow(); });
-    }
-    start() { this.connect(); return this; }
-    stop() { this.stopped = true; clearTimeout(this.timer); clearTimeout(this.watchdog); if (this.ws) this.ws.close(); }
-    connectNow() { clearTimeout(this.timer); this.connect(); }
-    connect() {
-      if (this.stopped) return;
-      let ws;
-      try {
-        ws = new WebSocket(this.opts.url(this.lastId));
-      } catch (error) {
-        console.warn('qms: cannot open the live channel', error);
-        this.retry();
-        return;
-      }
-      ws.binaryType = 'arraybuffer';
-      this.ws = ws;
-      this.opts.onState(this.attempt ? 'reconnecting' : 'connecting');
-      ws.onopen = () => this.arm();
-      ws.onmessage = (message) => this.receive(message.data);
-      ws.onclose = (event) => this.closed(ws, event);
-    }
-    arm() {
-      clearTimeout(this.watchdog);
-      this.watchdog = setTimeout(() => {
-        console.warn('qms: no frame for ' + (this.opts.silenceMs || 45000) + ' ms; reconnecting');
-        const ws = this.ws;
-        if (ws) { ws.onclose = null; ws.close(); this.closed(ws, { code: 1006, reason: 'silent' }); }
-      }, this.opts.silenceMs || 45000);
-    }
-    decode(data) {
-      try {
-        const frame = typeof data === 'string' ? JSON.parse(data) : MessagePack.decode(new Uint8Array(data));
-        if (!frame || typeof frame !== 'object' || typeof frame.type !== 'string') throw new Error('not a frame');
-        return frame;
-      } catch (error) {
-        if (this.badFrames++ === 0) console.error('qms: skipped a malformed frame (logged once)', error, data);
-        return null;
-      }
-    }
-    receive(data) {
-      this.arm();
-      const frame = this.decode(data);
-      if (!frame) return;
-      if (this.attempt || !this.live) { this.attempt = 0; this.live = true; this.opts.onState('open'); }
-      try {
-        this.opts.onFrame(frame);
-      } catch (error) {
-        if (this.badFrames++ === 0) console.error('qms: skipped a frame it could not apply (logged once)', error, frame);
-      }
-      if (typeof frame.id === 'string' && /^\d+-\d+$/.test(frame.id) && frame.id !== '0-0') this.lastId = frame.id;
-    }
-    closed(ws, event) {
-      if (ws !== this.ws) return;
-      clearTimeout(this.watchdog);
-      this.ws = null;
-      this.live = false;
-      if (this.stopped) return;
-      if ((this.opts.fatal || []).includes(event.code)) {
-        this.stopped = true;
-        this.opts.onFatal(event.code, event.reason || '');
-        return;
-      }
-      if (event.code === 4400 && this.lastId) this.lastId = null; // a bad resume point: start fresh
-      this.retry();
-    }
-    retry() {
-      this.attempt += 1;
-      const base = Math.min(15000, 500 * Math.pow(2, this.attempt - 1));
-      const delay = Math.round(base * (0.7 + 0.6 * Math.random()));
-      this.opts.onState('reconnecting', { delay, attempt: this.attempt });
-      clearTimeout(this.timer);
-      this.timer = setTimeout(() => this.connect(), delay);
-    }
-  }
-  Q.Live = Live;
 })();

@@ -18,7 +18,6 @@
     open: ['Sẵn sàng', 'Ready'],
     serving: ['Đang phục vụ', 'Serving'],
     idle: ['Mời công dân chờ đến lượt', 'Please wait for your number'],
-    dayClosed: ['Trung tâm đã kết thúc ngày làm việc. Hẹn gặp lại ông/bà!', 'The center has closed for the day.'],
     queued: ['{n} người chờ riêng quầy này', '{n} waiting for this counter'],
     atCounters: ['Chờ tại một quầy nhất định', 'Waiting for a particular counter'],
     to: ['→ Quầy {c}', '→ Counter {c}'],
@@ -91,7 +90,7 @@
 
   function renderCallout(call, flash) {
     const box = $('callout-text');
-    const idle = board.dayClosed ? tr('dayClosed') : tr('idle');
+    const idle = board.dayClosed ? Q.message('day_closed_display') : tr('idle');
     box.replaceChildren(...(call ? sentence(call) : [Q.el('span', { class: 'idle' }, idle)]));
     $('callout').dataset.number = call ? call.number : '';
     if (call && call.priority) box.append(Q.el('span', { class: 'badge prio' }, '★ ' + tr('priority')));
@@ -178,7 +177,8 @@
   function renderBanner(flashCall) {
     const call = board.banner();
     const shownCall = call && callShown(call) ? call : null;
-    const id = shownCall ? shownCall.id + ':' + shownCall.at : null;
+    // The idle sentence changes with the day's close too.
+    const id = shownCall ? shownCall.id + ':' + shownCall.at : board.dayClosed ? 'day-closed' : null;
     if (flashCall || id !== bannerId) {
       renderCallout(shownCall && Object.assign({ recall: shownCall.type === 'recalled' }, shownCall), !!flashCall);
     }
@@ -202,7 +202,11 @@
   }
 
   // The history goes last: it keeps only the lines that fit beside the others.
-  function renderAll() { renderCounters(); renderWaits(); renderRecent(); }
+  function renderAll() {
+    document.body.classList.toggle('day-closed', !!board.dayClosed);
+    document.body.dataset.dayClosed = board.dayClosed ? board.closedDay || '1' : '';
+    renderCounters(); renderWaits(); renderRecent();
+  }
   addEventListener('resize', () => renderRecent());
 
   function shown(call) {
@@ -337,10 +341,10 @@
       return;
     }
     askForSound();
-    const base = Q.wsBase(config) + '/display/' + encodeURIComponent(center);
-    new Q.Live({
-      url: (lastId) => base + '?token=' + encodeURIComponent(token) + (lastId ? '&last_id=' + lastId : ''),
-      onFrame, onState, onFatal, fatal: [4401, 4403, 4404], silenceMs: 45000,
+    await Q.messagesReady; // the day's close is said in the catalogue's words
+    new Q.LiveChannel({
+      url: Q.liveBase(config) + '/display/' + encodeURIComponent(center), token, resume: true,
+      onFrame, onState, onFatal,
     }).start();
   }
 

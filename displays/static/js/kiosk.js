@@ -1,7 +1,10 @@
 /* The ticket kiosk: /kiosk/{center}?token=dev.…[&lang=en][&print=0]. Services grouped by
    field, an optional priority group, the ticket with its QR code, printed on an 80 mm roll.
    The QR is drawn by the server (POST /api/v1/qr: the link holds the ticket's secret, so it
-   travels in a body, never in a URL). Test hook: window.qmsLastTicket. */
+   travels in a body, never in a URL). "Tôi đã đặt lịch": an appointment holder types the
+   booking's code on the screen's keypad, or scans its QR code (a keyboard-wedge scanner, as
+   for the chip ID card: cccd.js), and gets the ticket (POST …/check-in). Test hooks:
+   window.qmsLastTicket, window.qmsCheckedIn. */
 (function () {
   'use strict';
   const Q = window.QMS;
@@ -46,6 +49,9 @@
   const DAYS = { mon: ['Thứ Hai', 'Monday'], tue: ['Thứ Ba', 'Tuesday'], wed: ['Thứ Tư', 'Wednesday'],
     thu: ['Thứ Năm', 'Thursday'], fri: ['Thứ Sáu', 'Friday'], sat: ['Thứ Bảy', 'Saturday'], sun: ['Chủ Nhật', 'Sunday'] };
   const RETURN_AFTER_MS = 30000;
+  const CHECKIN_IDLE_MS = 90000;   // a check-in screen nobody uses goes back to the start
+  // A booking's QR text as the scanner types it (queue_server/booking.py QR_CODE).
+  const CHECKIN_QR = /^[0-9A-Za-z_]{1,16}-\d{8}-[A-Z]{1,3}\d{3,5}\.\d{4}$/;
   const center = Q.pathPart(1);
   const autoPrint = Q.params.get('print') !== '0';
   let config = null;
@@ -57,7 +63,7 @@
   const name = (x) => (Q.lang === 'en' ? x.name_en : x.name);
 
   function screen(id) {
-    for (const s of ['home', 'priorities', 'ticket', 'closed', 'cccd']) $(s).hidden = s !== id;
+    for (const s of ['home', 'priorities', 'ticket', 'closed', 'cccd', 'checkin']) $(s).hidden = s !== id;
   }
   function showMessage(title, text, askToken) {
     $('message-title').textContent = title;
@@ -161,13 +167,98 @@
     }
   }
 
+  // ---------------------------------------------------------------- a booking's check-in
+
+  let checkinTimer = null;
+  function openCheckin(scanned) {
+    if (!config || !token) return;
+    clearTimeout(backTimer);
+    forgetCitizen();
+    screen('checkin');
+    $('checkin-error').hidden = true;
+    $('checkin-code').value = scanned || '';
+    $('checkin-code').focus();
+    clearTimeout(checkinTimer);
+    checkinTimer = setTimeout(goHome, CHECKIN_IDLE_MS);
+    if (scanned) checkIn(scanned);
+  }
+
+  function renderKeypad() {
+    const letters = [...new Set(config.services.map((s) => s.prefix))].sort();
+    const keys = [...'1234567890', ...letters, '-'];
+    const press = (key) => {
+      const input = $('checkin-code');
+      input.value = key === '⌫' ? input.value.slice(0, -1) : (input.value + key).slice(0, 64);
+      clearTimeout(checkinTimer);
+      checkinTimer = setTimeout(goHome, CHECKIN_IDLE_MS);
+    };
+    $('keypad').replaceChildren(...keys.map((k) => Q.el('button', { type: 'button', 'data-key': k, onclick: () => press(k) }, k)),
+      Q.el('button', { type: 'button', class: 'wide', 'data-key': 'back', 'aria-label': '⌫', onclick: () => press('⌫') }, '⌫'));
+  }
+
+  /* A refusal in the page's language, with the engine's days (YYYYMMDD) as people write them. */
+  function refusal(error) {
+    const problem = error.problem || {};
+    const fields = Object.assign({}, problem.fields || {});
+    for (const key of ['day', 'today']) {
+      const m = /^(\d{4})(\d{2})(\d{2})$/.exec(String(fields[key] || ''));
+      if (m) fields[key] = m[3] + '/' + m[2] + '/' + m[1];
+    }
+    return (problem.reason && Q.lang === 'vi' && Q.message(problem.reason, fields)) || Q.describe(error);
+  }
+
+  async function checkIn(code) {
+    const text = String(code || '').trim().toUpperCase();
+    if (!text) return;
+    $('busy').hidden = false;
+    $('checkin-error').hidden = true;
+    try {
+      const key = 'c-' + Date.now().toString(36) + '-' + Math.random().toString(36).slice(2);
+      const out = await Q.api('/api/v1/centers/' + encodeURIComponent(center) + '/check-in',
+                              { method: 'POST', body: { code: text }, token, headers: { 'Idempotency-Key': key } });
+      let state = null;
+      try {
+        state = await Q.api('/api/v1/tickets/' + encodeURIComponent(out.ticket.id), { token });
+      } catch (e) { /* the ticket is checked in: its place is a nicety */ }
+      clearTimeout(checkinTimer);
+      await showCheckedIn(out.ticket, state);
+    } catch (error) {
+      if (error.status === 401) { showMessage(tr('badToken'), error.reason, true); Q.forgetDeviceToken('kiosk', center); return; }
+      if (!$('checkin').hidden || $('home').hidden) screen('checkin');
+      $('checkin-error').textContent = refusal(error);
+      $('checkin-error').hidden = false;
+      $('checkin-code').select();
+    } finally {
+      $('busy').hidden = true;
+    }
+  }
+
+  /* The checked-in booking as a ticket: its number, where to wait, printed like any ticket
+     (its QR links to the ticket's public page: the citizen's own link holds the secret). */
+  async function showCheckedIn(t, state) {
+    const service = config.services.find((s) => s.id === t.service) || { id: t.service, name: t.service, name_en: t.service };
+    const counters = config.center.counters.filter((c) => c.services.includes(t.service))
+      .map((c) => (Q.lang === 'en' ? c.id : c.name)).join(', ');
+    const late = t.queue !== 'A';
+    const facts = [Q.message(late ? 'kiosk_checkin_late' : 'kiosk_checkin_ok')];
+    if (t.appt) facts.push(Q.message('kiosk_appointment_at', { time: Q.formatTime(t.appt) }));
+    if (counters) facts.push(Q.message('kiosk_checkin_where', { counters }));
+    if (state && state.ahead !== null && state.ahead !== undefined) facts.push(tr('ahead', { n: state.ahead }));
+    if (state) facts.push(tr('eta', { t: Q.formatWait(state.estimated_wait_s) }));
+    const url = new URL('/t/' + encodeURIComponent(t.id), location.href).toString();
+    window.qmsCheckedIn = { number: t.number, id: t.id, late, url };
+    await showTicket({ ticket: t, ticket_url: url, facts }, service);
+  }
+
   async function showTicket(issued, service) {
     const t = issued.ticket;
-    window.qmsLastTicket = { number: t.number, id: t.id, url: issued.ticket_url };
+    if (!issued.facts) window.qmsLastTicket = { number: t.number, id: t.id, url: issued.ticket_url };
     const prio = config.priorities.find((p) => p.id === t.priority);
-    const facts = [];
-    if (issued.ahead !== null && issued.ahead !== undefined) facts.push(tr('ahead', { n: issued.ahead }));
-    facts.push(tr('eta', { t: Q.formatWait(issued.estimated_wait_s) }));
+    const facts = issued.facts || [];
+    if (!issued.facts) {
+      if (issued.ahead !== null && issued.ahead !== undefined) facts.push(tr('ahead', { n: issued.ahead }));
+      facts.push(tr('eta', { t: Q.formatWait(issued.estimated_wait_s) }));
+    }
     $('ticket-number').textContent = t.number;
     $('ticket-number').classList.toggle('prio', !!prio);
     $('ticket-service').textContent = name(service) + (prio ? ' · ★ ' + name(prio) : '');
@@ -177,7 +268,8 @@
     $('p-service').textContent = name(service);
     $('p-prio').textContent = prio ? '★ ' + name(prio) : '';
     $('p-facts').textContent = facts.join(' — ');
-    $('p-time').textContent = Q.formatDate(t.issued) + ' ' + Q.formatTime(t.issued);
+    const at = t.arrived || t.issued; // a checked-in booking: when it arrived
+    $('p-time').textContent = Q.formatDate(at) + ' ' + Q.formatTime(at);
     $('p-hint').textContent = tr('qrHint');
     $('ticket-qr').removeAttribute('src');
     screen('ticket');
@@ -209,6 +301,7 @@
 
   function goHome() {
     clearTimeout(backTimer);
+    clearTimeout(checkinTimer);
     forgetCitizen();
     screen(config.open_now ? 'home' : 'closed');
     refresh();
@@ -267,7 +360,18 @@
     $('done').addEventListener('click', goHome);
     $('cccd-yes').addEventListener('click', () => { priority = 'elderly'; screen('home'); refresh(); });
     $('cccd-no').addEventListener('click', () => { priority = ''; screen('home'); refresh(); });
-    Q.Cccd.listen(onCard, () => toast(tr('cccdBad')));
+    // The scanner reads a chip ID card or a booking's QR code; anything else is said once.
+    Q.Cccd.listen(onCard, () => toast(tr('cccdBad')), (text) => {
+      if (!CHECKIN_QR.test(text)) return false;
+      if ($('ticket').hidden && $('message').hidden) openCheckin(text);
+      return true;
+    });
+    $('booking-open').addEventListener('click', () => openCheckin(''));
+    $('checkin-back').addEventListener('click', goHome);
+    $('checkin-form').addEventListener('submit', (event) => {
+      event.preventDefault();
+      checkIn($('checkin-code').value);
+    });
     $('print-again').addEventListener('click', () => window.print());
     $('token-form').addEventListener('submit', (event) => {
       event.preventDefault();
@@ -282,6 +386,12 @@
       return;
     }
     Q.clock.learn(config.now);
+    await Q.messagesReady;
+    for (const [id, reason] of Object.entries({ 'booking-open': 'kiosk_have_booking', 'checkin-title': 'kiosk_checkin_title',
+      'checkin-help': 'kiosk_checkin_help', 'checkin-submit': 'kiosk_checkin_submit', 'checkin-back': 'kiosk_back' })) {
+      $(id).textContent = (id === 'booking-open' ? '📅 ' : '') + Q.message(reason);
+    }
+    renderKeypad();
     $('center-name').textContent = config.center.name;
     document.title = config.center.name + ' — ' + tr('prompt');
     if (!token) { showMessage(tr('noToken'), tr('noTokenText'), true); return; }

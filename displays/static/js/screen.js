@@ -59,7 +59,9 @@
     document.body.dataset.state = c.state;
     let label = '';
     let text = '';
-    if (c.state === 'closed') { label = tr('closed'); text = tr('closedText'); }
+    document.body.dataset.dayClosed = board.dayClosed ? board.closedDay || '1' : '';
+    if (board.dayClosed) { label = Q.message('day_closed_short'); text = Q.message('day_closed_display'); }
+    else if (c.state === 'closed') { label = tr('closed'); text = tr('closedText'); }
     else if (c.state === 'paused') { label = tr('paused'); text = c.reason ? reasonName(c.reason) : ''; }
     else if (current) {
       label = current.status === 'serving' ? tr('serving') : tr('called');
@@ -128,12 +130,12 @@
     $('counter-name').textContent = Q.lang === 'en' ? tr('counter', { c: counterId }) : configured.name;
     $('center-name').textContent = config.center.name;
     document.title = configured.name + ' — ' + config.center.name;
+    await Q.messagesReady; // the day's close is said in the catalogue's words
     render();
     if (!token) { showMessage(tr('noToken'), tr('noTokenText'), true); return; }
-    const base = Q.wsBase(config) + '/display/' + encodeURIComponent(center);
-    new Q.Live({
-      url: (lastId) => base + '?token=' + encodeURIComponent(token) + (lastId ? '&last_id=' + lastId : ''),
-      onFrame, onState, onFatal, fatal: [4401, 4403, 4404], silenceMs: 45000,
+    new Q.LiveChannel({
+      url: Q.liveBase(config) + '/display/' + encodeURIComponent(center), token, resume: true,
+      onFrame, onState, onFatal,
     }).start();
   }
 

@@ -20,6 +20,7 @@
     no_show: ['Vắng mặt khi được gọi', 'Missed (not present when called)'],
     transferred: ['Đã chuyển', 'Transferred'],
     cancelled: ['Đã hủy', 'Cancelled'],
+    expired: ['Hết hạn: đã hết giờ làm việc', 'Expired: the working day ended'],
     calledTitle: ['ĐẾN LƯỢT ÔNG/BÀ!', "IT'S YOUR TURN!"],
     calledWhere: ['Mời đến {c}', 'Please go to {c}'],
     counter: ['Quầy {c}', 'Counter {c}'],
@@ -48,6 +49,7 @@
   let config = null;
   let alerted = '';
   let live = null;
+  let codeFor = '';   // the booking whose check-in code is shown
   const sound = new Q.Sound();
 
   const storageKey = (id) => 'qms.ticket.' + id;
@@ -104,9 +106,57 @@
     $('called').hidden = !isCalled;
     if (isCalled) $('called-where').textContent = tr('calledWhere', { c: counterName(t.counter) });
     $('cancel-box').hidden = !queued || !token;
+    renderBooking(t);
+    renderEnded(t);
     $('rating-box').hidden = t.status !== 'done' || !token;
     if (t.status === 'done' && token) renderRating(t.rating);
     if (isCalled && token) alertOnce(t);
+  }
+
+  const when = (ms) => Q.formatDate(ms) + ' ' + Q.formatTime(ms);
+
+  /* A booking: its check-in code, the QR the kiosk scans, and what to do on arrival (the code
+     needs the ticket's secret: GET /tickets/{id}/check-in-code). */
+  async function renderBooking(t) {
+    const booked = t.status === 'booked' && !!token;
+    $('booking-box').hidden = !booked || codeFor !== t.id;
+    if (!booked || codeFor === t.id) return;
+    codeFor = t.id;
+    try {
+      const code = await Q.api('/api/v1/tickets/' + encodeURIComponent(t.id) + '/check-in-code',
+                               { headers: { 'X-Ticket-Token': token } });
+      $('code-title').textContent = Q.message('ticket_code_title');
+      $('checkin-code').textContent = code.code;
+      $('arrival').textContent = Q.message('booking_arrival', { code: code.code, early: code.early_min, late: code.late_min });
+      $('arrival-late').textContent = Q.message('booking_arrival_late');
+      $('checkin-qr').src = await qrImage(code.qr);
+      $('booking-box').hidden = state.ticket.status !== 'booked';
+    } catch (e) {
+      codeFor = '';
+      if (e.status !== 409) error(e.title, Q.describe(e)); // 409: no longer booked
+    }
+  }
+
+  async function qrImage(text) {
+    const response = await fetch('/api/v1/qr', { method: 'POST', headers: { 'Content-Type': 'application/json' },
+                                                 body: JSON.stringify({ data: text }) });
+    if (!response.ok) throw new Error('QR HTTP ' + response.status);
+    return URL.createObjectURL(await response.blob());
+  }
+
+  /* An ended ticket that was never served: the day closed first (expired), or a booking was
+     not checked in by the end of its day (a no-show that was never called). Why, and what
+     to do next. */
+  function renderEnded(t) {
+    const expired = t.status === 'expired';
+    const lapsed = t.status === 'no_show' && t.channel === 'appointment' && !t.called;
+    $('ended-box').hidden = !expired && !lapsed;
+    if (!expired && !lapsed) return;
+    $('ended-why').textContent = expired ? Q.message('ticket_expired_why', { number: t.number })
+      : Q.message('booking_lapsed_why', { when: when(t.appt) });
+    $('ended-todo').textContent = Q.message('ticket_expired_todo');
+    $('book-again').textContent = Q.message('ticket_book_again');
+    $('book-again').href = '/book?service=' + encodeURIComponent(t.service) + (Q.lang === 'en' ? '&lang=en' : '');
   }
 
   /* Without the secret: the facts anyone in the hall can see, refreshed every 20 s. */
@@ -118,7 +168,8 @@
     }
     $('center-name').textContent = p.center_name;
     render({ ticket: { id: p.id, number: p.number, service: p.service, status: p.status,
-                       priority: '', counter: p.counter, appt: p.appt, rating: 0 },
+                       priority: '', counter: p.counter, appt: p.appt, rating: 0,
+                       channel: '', called: 0 },  // public facts: an expiry is explained
              ahead: p.ahead, estimated_wait_s: p.estimated_wait_s });
     return p;
   }
@@ -196,6 +247,14 @@
     else if (frame.type === 'event' && frame.event && frame.event.new_ticket) {
       follow(frame.event.new_ticket.id);
       error(tr('transferredTo', { n: frame.event.new_ticket.number }), '', true);
+    } else if (frame.type === 'event' && frame.event && state) {
+      const ev = frame.event;
+      const mine = ev.ticket && ev.ticket.id === state.ticket.id;
+      // The day's close ends this ticket: said at once (its fresh state follows).
+      if (mine && (ev.type === 'expired' || ev.type === 'no_show')) {
+        render(Object.assign({}, state, { ticket: Object.assign({}, state.ticket, ev.ticket) }));
+      }
+      if (mine && ev.type === 'requeued') error(Q.message('ticket_requeued'), '', true);
     }
   }
 
@@ -219,6 +278,7 @@
     $('lang-switch').textContent = Q.lang === 'en' ? 'Tiếng Việt' : 'English';
     $('cancel').addEventListener('click', cancel);
     readToken();
+    await Q.messagesReady; // the sentences of a booking and of an ended ticket
     if (!token) { followPublic(); return; }
     if (sound.available && sound.locked) {
       $('sound-on').hidden = false;
@@ -236,10 +296,10 @@
       return;
     }
     if (!config || !config.ws_port) return;
-    const base = Q.wsBase(config) + '/ticket/';
-    live = new Q.Live({
-      url: () => base + encodeURIComponent(ticketId) + '?token=' + encodeURIComponent(token),
-      onFrame, onState, onFatal, fatal: [4401, 4403, 4404], silenceMs: 45000,
+    // The ticket channel starts from the ticket's state every time: nothing to resume.
+    live = new Q.LiveChannel({
+      url: () => Q.liveBase(config) + '/ticket/' + encodeURIComponent(ticketId), token, resume: false,
+      onFrame, onState, onFatal,
     }).start();
   }
 
