@@ -123,7 +123,10 @@ class Board:
             for r in snap.get("recent", []) if r and r.get("number")
         ][:RECENT]
         self.totals = dict(snap.get("totals") or {})
-        self.day_closed, self.closed_day = False, ""
+        # A board opened after the day's close: the snapshot says the open day is closed.
+        closed = str(snap.get("closed_day") or "")
+        self.day_closed = bool(closed) and closed == str(snap.get("open_day") or "")
+        self.closed_day = closed if self.day_closed else ""
         self._recompute_eta()
 
     def apply_event(self, event: Mapping[str, Any]) -> Call | None:

@@ -9,6 +9,7 @@ import datetime as dt
 
 import msgpack
 
+from displays.board import Board
 from queue_server import keys
 from queue_server.engine import Engine
 from queue_server.projector import Projector
@@ -94,12 +95,20 @@ async def test_the_day_closes_at_closing_time_plus_grace(engine: Engine) -> None
     assert closed and next_close == midnight
     expired = (await engine.ticket(ticket.id)).ticket
     assert (expired.status, expired.ended) == (TicketStatus.EXPIRED, closing)
+    # A display opened now learns from its snapshot that the day is over.
+    snap = await engine.snapshot(C, recent=True)
+    assert snap["closed_day"] == snap["open_day"] == f"{wednesday:%Y%m%d}"
+    board = Board()
+    board.apply_snapshot(snap)
+    assert board.day_closed and board.closed_day == f"{wednesday:%Y%m%d}"
     # After hours the day's numbering goes on; the midnight ends what is left.
     late = await engine.issue(C, "results")
     assert late.number == "H002"
     await move_to(engine, wednesday + dt.timedelta(days=1), "00:01")
     assert (await engine.close_day_if_due(C))[0]
     assert (await engine.ticket(late.id)).ticket.status is TicketStatus.EXPIRED
+    snap = await engine.snapshot(C)
+    assert snap["closed_day"] != snap["open_day"]     # a new day, not closed yet
 
 
 async def test_a_holiday_and_a_months_end(engine: Engine) -> None:

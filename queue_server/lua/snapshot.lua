@@ -4,14 +4,15 @@
 -- add the metrics hash, [7] '1' to add today's totals and numbering, [8] '1' to add the
 -- recent calls. snapshots.py decodes the answer.
 local RECENT_LOOKBACK = 500
-local m = settings('name', 'target_s', 'counters', 'services', 'recent_n', 'day', 'closes_at')
+local m = settings('name', 'target_s', 'counters', 'services', 'recent_n', 'day', 'closes_at',
+  'closed_day')
 local now = now_ms(m)
 local day = local_day(now)
 local limit = tonumber(ARGV[5])
 local last = redis.call('XREVRANGE', K.events(), '+', '-', 'COUNT', '1')
 local out = {center = center_id(), name = m[4], now = now, target_s = tonumber(m[5]),
   last_id = last[1] and last[1][1] or '0-0', counters = {}, services = {}, recent = {},
-  open_day = m[9] or day, closes_at = tonumber(m[10] or '0')}
+  open_day = m[9] or day, closes_at = tonumber(m[10] or '0'), closed_day = m[11] or ''}
 
 local function listed(key, queue_class)
   if limit <= 0 then return {} end

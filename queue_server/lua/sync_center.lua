@@ -6,7 +6,7 @@
 -- KEYS[1] the center's meta. ARGV[5] the configuration (JSON, engine.py:center_config).
 local cfg = cjson.decode(ARGV[5])
 local now = now_ms({nil, redis.call('HGET', KEYS[1], 'clock')})
-local kept = redis.call('HMGET', KEYS[1], 'clock', 'day', 'opened_at')
+local kept = redis.call('HMGET', KEYS[1], 'clock', 'day', 'opened_at', 'closed_day')
 local opened_at = tonumber(kept[3] or '') or now
 
 redis.call('DEL', K.closes())
@@ -36,7 +36,7 @@ for _, v in ipairs({'name', cfg.name, 'recent_n', cfg.recent_n, 'idem_ttl', cfg.
   'target_s', cfg.target_s, 'prios', table.concat(cfg.prios, ','),
   'reasons', table.concat(cfg.reasons, ','), 'services', table.concat(service_ids, ','),
   'counters', table.concat(counter_ids, ','), 'day', kept[2] or local_day(now),
-  'opened_at', int(opened_at)}) do
+  'opened_at', int(opened_at), 'closed_day', kept[4] or ''}) do
   fields[#fields + 1] = v
 end
 redis.call('DEL', K.meta())

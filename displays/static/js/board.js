@@ -52,8 +52,9 @@
       this.recent = (snap.recent || []).filter((r) => r && r.number).slice(0, RECENT);
       this.totals = snap.totals || this.totals;
       this.lastId = snap.last_id || null;
-      this.dayClosed = false;
-      this.closedDay = '';
+      // A page opened after the day's close: the snapshot says the open day is closed.
+      this.dayClosed = !!snap.closed_day && snap.closed_day === snap.open_day;
+      this.closedDay = this.dayClosed ? snap.closed_day : '';
       this.recomputeEta();
     }
 

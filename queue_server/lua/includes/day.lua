@@ -82,7 +82,7 @@ local function close_day(m, now)
   redis.call('DEL', K.live())
   local closes_at = next_close(now)
   redis.call('HSET', KEYS[1], 'day', local_day(now), 'opened_at', int(now),
-    'closes_at', int(closes_at))
+    'closes_at', int(closes_at), 'closed_day', day)
   m[3] = int(closes_at)
   emit(m, 'day_closed', at, nil, nil, nil, nil, {0, 0, 0}, nil,
     {day = day, expired = expired, no_show = lapsed, counters = closed})
