@@ -9,12 +9,16 @@ Commands:
   metrics-token   print the token Prometheus sends to read /metrics
   backup FILE     a snapshot (RDB) of the live state, taken while the server runs
   restore FILE    put a snapshot back into the embedded server's folder (server stopped)
+  archive-backup FILE   a dump (pg_dump) of the archive's database, taken while it serves
+  archive-restore FILE  put such a dump back into the archive, in one transaction (server
+                        stopped)
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import getpass
 import os
 import sys
@@ -66,6 +70,14 @@ def _parser() -> argparse.ArgumentParser:
         "restore", help="replace the embedded Redis's data with the snapshot FILE (stop the "
                         "server first; the current AOF is moved aside, not deleted)")
     restore.add_argument("file")
+    archive_backup = commands.add_parser(
+        "archive-backup", help="write a dump (pg_dump, custom format) of the archive's "
+                               "database to FILE, while the server serves")
+    archive_backup.add_argument("file")
+    archive_restore = commands.add_parser(
+        "archive-restore", help="replace the archive's content with the dump FILE, in one "
+                                "transaction (stop the server first)")
+    archive_restore.add_argument("file")
     commands.add_parser("metrics-token",
                         help="print the bearer token Prometheus sends to read /metrics "
                              "(QMS_METRICS_TOKEN, else derived from the secret key)")
@@ -90,6 +102,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command in ("backup", "restore"):
             return _backup_or_restore(settings, args.command, args.file)
+        if args.command in ("archive-backup", "archive-restore"):
+            return _archive_backup_or_restore(settings, args.command, args.file)
         if args.command == "metrics-token":
             from queue_server.auth import TokenSigner
             from queue_server.services import scrape_token_of
@@ -111,6 +125,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     except QmsError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+
+
+def _archive_backup_or_restore(settings: Settings, command: str, file: str) -> int:
+    from pathlib import Path
+
+    from queue_server.archive import backup
+    from queue_server.embedded import EmbeddedServerError
+
+    backing_up = command == "archive-backup"
+    try:
+        with contextlib.ExitStack() as stack:
+            url = settings.database_url or stack.enter_context(backup.embedded_database(
+                settings.data_dir / "postgres", shared=backing_up))
+            if backing_up:
+                print(f"wrote {file} ({backup.dump(url, Path(file)):,} bytes)")
+            else:
+                backup.load(url, Path(file))
+                print(f"restored {file} into the archive; each center's archiver resumes from "
+                      "the restored checkpoint at the next start")
+    except EmbeddedServerError as error:     # no PostgreSQL binaries of the right version
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
 
 
 def _backup_or_restore(settings: Settings, command: str, file: str) -> int:

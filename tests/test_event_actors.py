@@ -13,7 +13,7 @@ from queue_server import keys
 from queue_server.records import EVENT_FIELDS, decode_event, event_view
 from tests.live import Bootstrap, LiveServer, login
 
-CENTER = "06895"   # no other test acts here
+CENTER = "06967"   # no other test acts here (grep the code before reusing it)
 
 
 def events(url: str) -> list[dict[str, object]]:

@@ -1,6 +1,7 @@
 """The embedded default heals: the Redis child killed under load is restarted from its AOF
-and nothing acknowledged is lost; every stop signal stops everything the app started; a
-server left on the data folder is adopted only when provably its own.
+and nothing acknowledged is lost, the archive's PostgreSQL child killed is restarted and the
+archive catches up; every stop signal stops everything the app started; a server left on the
+data folder is adopted only when provably its own.
 
 Real processes throughout: ``python -m qms run`` and ``uvicorn … --factory`` with no
 ``QMS_REDIS_URL``, their Redis child killed with SIGKILL or hung with SIGSTOP.
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -22,8 +24,11 @@ import httpx
 import pytest
 
 from queue_server.embedded import EmbeddedRedis, EmbeddedServerError, free_port, pid_alive
+from queue_server.embedded_postgres import running_database_url
+from queue_server.postgres_child import postmaster_pid
 from queue_server.redis_child import OwnerRecord, RedisChild, open_embedded, running_server_url
 from queue_server.supervisor import Health, Supervisor
+from tests.archive_support import postgres_folder
 from tests.faults import IssueLoad, audit
 from tests.live import METRICS_TOKEN, ROOT, SECRET, Bootstrap, LiveServer
 from tests.servers import scaled, wait_until
@@ -72,6 +77,12 @@ class RunProcess:
         assert record is not None, self.log()
         return record
 
+    @property
+    def postgres(self) -> int:
+        pid = postmaster_pid(self.data_dir / "postgres")
+        assert pid is not None, self.log()
+        return pid
+
     def end(self) -> None:
         if self.process.poll() is None:
             self.process.kill()
@@ -79,11 +90,22 @@ class RunProcess:
         record = OwnerRecord.read(self.data_dir / "redis")
         if record is not None and pid_alive(record.pid):
             os.kill(record.pid, signal.SIGKILL)
+        if (postgres := postmaster_pid(self.data_dir / "postgres")) is not None:
+            os.kill(postgres, signal.SIGKILL)
 
 
 @pytest.fixture
-def runs(tmp_path: Path) -> Iterator[list[RunProcess]]:
-    """Every RunProcess a test starts, ended (with its Redis) whatever happens."""
+def data_root() -> Iterator[Path]:
+    """A folder the archive's PostgreSQL (not run as root) can enter, unlike pytest's."""
+    folder = postgres_folder()
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def runs() -> Iterator[list[RunProcess]]:
+    """Every RunProcess a test starts, ended (with its Redis and PostgreSQL) whatever
+    happens."""
     started: list[RunProcess] = []
     yield started
     for run in started:
@@ -123,20 +145,21 @@ async def test_the_embedded_redis_killed_under_load_comes_back_with_everything(
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGHUP], ids=["SIGINT", "SIGHUP"])
-def test_every_stop_signal_stops_the_app_and_then_its_redis(tmp_path: Path, sig: int,
-                                                            runs: list[RunProcess]) -> None:
-    run = RunProcess.start(tmp_path / "data")
+def test_every_stop_signal_stops_the_app_and_then_its_servers(data_root: Path, sig: int,
+                                                              runs: list[RunProcess]) -> None:
+    run = RunProcess.start(data_root / "data")
     runs.append(run)
-    redis_pid = run.redis.pid
+    redis_pid, postgres_pid = run.redis.pid, run.postgres
     run.process.send_signal(sig)
     run.process.wait(scaled(20))
     assert not pid_alive(redis_pid), run.log()
-    assert OwnerRecord.read(tmp_path / "data" / "redis") is None
+    assert not pid_alive(postgres_pid), run.log()
+    assert OwnerRecord.read(data_root / "data" / "redis") is None
     log = run.log()
-    # in order: uvicorn's graceful shutdown (the lifespan closes sockets and clients), then
-    # the Redis it started
-    assert log.index("Application shutdown complete") < log.index(
-        "Stopped the embedded Redis"), log
+    # in order: the archive's PostgreSQL (after its pool) within uvicorn's graceful shutdown,
+    # then the Redis the app started
+    assert log.index("Stopped the embedded PostgreSQL") < log.index(
+        "Application shutdown complete") < log.index("Stopped the embedded Redis"), log
     assert "Traceback" not in log, log
 
 
@@ -152,28 +175,72 @@ def test_sighup_stops_the_uvicorn_factory_and_its_redis(tmp_path: Path) -> None:
         server.stop()
 
 
-def test_a_server_left_running_is_adopted_when_provably_ours(tmp_path: Path,
+def test_a_server_left_running_is_adopted_when_provably_ours(data_root: Path,
                                                              runs: list[RunProcess]) -> None:
-    first = RunProcess.start(tmp_path / "data")
+    first = RunProcess.start(data_root / "data")
     runs.append(first)
-    orphan = first.redis
-    first.process.kill()        # the app dies without stopping its Redis
+    orphan, orphan_postgres = first.redis, first.postgres
+    first.process.kill()        # the app dies without stopping its Redis and PostgreSQL
     first.process.wait()
-    assert pid_alive(orphan.pid)
-    second = RunProcess.start(tmp_path / "data")
+    assert pid_alive(orphan.pid) and pid_alive(orphan_postgres)
+    second = RunProcess.start(data_root / "data")
     runs.append(second)
     assert second.redis.pid == orphan.pid                       # adopted, not started again
-    assert f"Adopted the embedded Redis left running on {tmp_path / 'data' / 'redis'} " \
+    assert f"Adopted the embedded Redis left running on {data_root / 'data' / 'redis'} " \
            f"(pid {orphan.pid}" in second.log()
     assert "adopted: left running on this folder by an earlier start" in second.log()
+    # PostgreSQL, provably ours, is shut down fast and started again as a supervised child
+    assert f"Took over the embedded PostgreSQL left running on {data_root / 'data' / 'postgres'}" \
+           f" (pid {orphan_postgres})" in second.log()
+    postgres = second.postgres
+    assert postgres != orphan_postgres and not pid_alive(orphan_postgres)
     second.process.send_signal(signal.SIGTERM)    # what systemd and Docker send: it stops
-    second.process.wait(scaled(20))               # the app, then the Redis it adopted
-    assert not pid_alive(orphan.pid)
-    assert OwnerRecord.read(tmp_path / "data" / "redis") is None
+    second.process.wait(scaled(20))               # the app, then the servers it adopted
+    assert not pid_alive(orphan.pid) and not pid_alive(postgres)
+    assert OwnerRecord.read(data_root / "data" / "redis") is None
     log = second.log()
     assert log.index("Application shutdown complete") < log.index(
         "Stopped the embedded Redis"), log
     assert "Traceback" not in log, log
+
+
+def test_the_archives_postgres_killed_is_restarted_and_the_archive_catches_up(
+        data_root: Path, runs: list[RunProcess]) -> None:
+    run = RunProcess.start(data_root / "data")
+    runs.append(run)
+    redis_url = running_server_url(data_root / "data" / "redis")
+    assert redis_url is not None
+    kiosk = Bootstrap(redis_url).device("kiosk", CENTERS[0])
+    crashed = run.postgres
+    os.kill(crashed, signal.SIGKILL)           # a crash: the backends follow their postmaster
+    issued = []
+    with httpx.Client(base_url=f"http://127.0.0.1:{run.port}", timeout=10) as http:
+        for _ in range(5):                     # tickets need only Redis: served throughout
+            answer = http.post(f"/api/v1/centers/{CENTERS[0]}/tickets", json={"service": "land"},
+                               headers={"Authorization": f"Bearer {kiosk}"})
+            assert answer.status_code == 201, answer.text
+            issued.append(answer.json()["ticket"]["id"])
+    folder = run.data_dir / "postgres"
+    wait_until(lambda: postmaster_pid(folder) not in (None, crashed) and
+               running_database_url(folder) is not None,
+               scaled(30), "the archive's PostgreSQL restarted")
+    database = running_database_url(folder)
+    assert database is not None
+
+    def archived() -> bool:
+        import psycopg
+
+        try:
+            with psycopg.connect(database, connect_timeout=2) as conn:
+                rows = conn.execute("SELECT id FROM tickets WHERE id = ANY(%s)",
+                                    (issued,)).fetchall()
+        except psycopg.Error:
+            return False
+        return len(rows) == len(issued)
+
+    wait_until(archived, scaled(30), "the tickets issued meanwhile archived")
+    assert "postgresql is down: restarting it from its files" in run.log()
+    assert "Traceback" not in run.log(), run.log()
 
 
 def test_a_server_on_the_folder_that_is_not_ours_stops_the_start(tmp_path: Path) -> None:

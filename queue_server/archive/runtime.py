@@ -134,11 +134,12 @@ async def start_archive(settings: Settings, redis_url: str, province: Province,
     if settings.database_url is not None:
         url = settings.database_url
     else:
-        from queue_server.embedded_postgres import start_or_reuse
+        from queue_server.postgres_child import open_embedded_postgres
 
-        url, embedded = await asyncio.to_thread(start_or_reuse, settings.data_dir / "postgres")
-        if embedded is not None:
-            stack.callback(embedded.stop)
+        url, supervisor = await asyncio.to_thread(open_embedded_postgres,
+                                                  settings.data_dir / "postgres")
+        if supervisor is not None:      # stopped after the archive's pool (LIFO)
+            stack.callback(supervisor.stop)
     # The archiver's reads get their own small pool: they never queue behind requests.
     reader: RedisClient = connect(redis_url, max_connections=4)
     stack.push_async_callback(close, reader)
