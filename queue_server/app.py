@@ -191,7 +191,9 @@ def create_app(settings: Settings | None = None, *, routers: Sequence[APIRouter]
     for router in routers:
         app.include_router(router)
     # The kiosk's issue path is served by a lean Starlette route (api/fast.py); the FastAPI
-    # route of the same path behind it documents it.
+    # route of the same path behind it documents it. Kept because the API goal needs it:
+    # issue/hello 0.66 with it, 0.39 without (simulations.bench api --phases http --rounds 5,
+    # docs/benchmarks.md); both call the same implementation.
     app.router.routes[:0] = fast.ROUTES
     for mount, folder in (("/static/site", SITE_STATIC), *static):
         if folder.is_dir():

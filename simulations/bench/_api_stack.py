@@ -15,6 +15,7 @@ import resource
 import secrets
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -82,6 +83,17 @@ class CpuWatch:
         return {name: round(used / elapsed, 2) for name, used in self.seconds().items()}
 
 
+def let_archive_in(data_dir: Path) -> None:
+    """The server runs its archive as deployed (an embedded PostgreSQL under the data
+    folder), and PostgreSQL, never run as root, must enter the bench's own temporary folders
+    (0700 from mkdtemp): they are opened to traversal (o+x), nothing else."""
+    temp = Path(tempfile.gettempdir()).resolve()
+    for folder in [data_dir.resolve(), *data_dir.resolve().parents]:
+        if folder == temp or temp not in folder.parents:
+            break
+        folder.chmod(folder.stat().st_mode | 0o011)
+
+
 @dataclass
 class ApiServer:
     """The queue server in a child process, as ``queue_server`` runs in production."""
@@ -110,6 +122,7 @@ class ApiServer:
                "QMS_SECRET_KEY": self.secret_key, "QMS_ENFORCE_HOURS": "0",
                "QMS_LOG_LEVEL": "warning", **self.extra_env}
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        let_archive_in(self.data_dir)
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(self.command(), cwd=ROOT, env=env,
                                             stdin=subprocess.DEVNULL, stdout=log,

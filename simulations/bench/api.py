@@ -46,6 +46,7 @@ import msgpack
 
 from queue_server.embedded import EmbeddedRedis
 from queue_server.live.frames import MSGPACK, StreamEvent
+from queue_server.records import EVENT_FIELDS
 from simulations.bench import Benchmark
 from simulations.bench._api_stack import HOST, ApiServer, CpuWatch, Stack, raise_fd_limit
 from simulations.bench._api_ws import PER_PROCESS, FanOut
@@ -225,7 +226,7 @@ async def measure(args: argparse.Namespace, url: str, redis_pid: int | None,
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     raise_fd_limit()
-    event = msgpack.packb(["none", 0, None, None, None, None, None])
+    event = msgpack.packb(["none", 0] + [None] * (len(EVENT_FIELDS) - 2))
     probe = StreamEvent("x", "1700000000000-0", event).frame(MSGPACK)
     assert isinstance(probe, bytes) and probe.startswith(EVENT_HEAD), "frame layout changed"
     with tempfile.TemporaryDirectory(prefix="qms-bench-api-") as tmp:

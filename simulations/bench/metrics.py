@@ -225,7 +225,8 @@ def app_server(url: str, data_dir: Path) -> Iterator[str]:
     port = free_port()
     env = {**os.environ, "QMS_REDIS_URL": url, "QMS_PORT": str(port), "QMS_WS_PORT": "0",
            "QMS_DATA_DIR": str(data_dir), "QMS_SECRET_KEY": "bench-only-secret",
-           "QMS_METRICS_TOKEN": SCRAPE_TOKEN, "PYTHONPATH": str(ROOT)}
+           "QMS_METRICS_TOKEN": SCRAPE_TOKEN, "PYTHONPATH": str(ROOT),
+           "QMS_ARCHIVE": "0"}   # the scrape alone: no archiver catching up on the seeded day
     with (data_dir / "server.log").open("ab") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "qms.asgi:create", "--factory",
