@@ -58,7 +58,6 @@ __all__ = [
     "PostgresBinaries",
     "find_binaries",
     "running_database_url",
-    "start_or_reuse",
 ]
 
 SUPERUSER = "qms"
@@ -431,13 +430,3 @@ def _require_reachable(folder: Path, user: pwd.struct_passwd) -> None:
                 f"PostgreSQL runs as the user {user.pw_name!r} here (it refuses root), and "
                 f"that user cannot enter {parent}: put the data folder elsewhere "
                 f"(QMS_DATA_DIR), or allow it (chmod o+x {parent}).")
-
-
-def start_or_reuse(folder: Path) -> tuple[str, EmbeddedPostgres | None]:
-    """The embedded PostgreSQL on ``folder``: the one already running there, else a new one,
-    which the caller stops. Never two servers on the same cluster."""
-    running = running_database_url(folder)
-    if running is not None:
-        return running, None
-    server = EmbeddedPostgres(folder).start()
-    return server.url, server

@@ -20,8 +20,8 @@ from queue_server.embedded_postgres import (
     _candidates,
     find_binaries,
     running_database_url,
-    start_or_reuse,
 )
+from queue_server.postgres_child import open_embedded_postgres
 from tests.archive_support import postgres_folder
 
 
@@ -68,8 +68,6 @@ def test_start_kill_start_keeps_data_port_and_privileges(folder: Path) -> None:
         with psycopg.connect(server.url) as conn:
             assert conn.execute("SELECT x FROM kept").fetchone() == (7,)
         assert running_database_url(folder / "pg") == url
-        reused, started = start_or_reuse(folder / "pg")
-        assert (reused, started) == (url, None)            # never two on one cluster
     finally:
         server.stop()
     assert not (folder / "pg" / "url").exists()
@@ -111,3 +109,14 @@ def test_a_folder_the_server_user_cannot_enter_is_named(tmp_path: Path) -> None:
 def test_a_missing_version_is_named() -> None:
     with pytest.raises(EmbeddedPostgresError, match="made by PostgreSQL 9, and no PostgreSQL 9"):
         find_binaries(9)
+
+
+def test_a_second_start_on_the_folder_uses_the_supervised_server(folder: Path) -> None:
+    url, supervisor = open_embedded_postgres(folder / "pg")
+    assert supervisor is not None
+    try:
+        again, second = open_embedded_postgres(folder / "pg")   # another worker, the CLI …
+        assert (again, second) == (url, None)                   # never two on one cluster
+    finally:
+        supervisor.stop()
+    assert running_database_url(folder / "pg") is None
