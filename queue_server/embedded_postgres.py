@@ -48,7 +48,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from queue_server.embedded import HOST, EmbeddedServerError, free_port
+from queue_server.embedded import HOST, EmbeddedServerError, free_port, tail_of
 
 __all__ = [
     "DATABASE",
@@ -359,11 +359,7 @@ class EmbeddedPostgres:
         path.chmod(0o600)
 
     def log_tail(self, lines: int = 20) -> str:
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except OSError:
-            return "(no log)"
-        return "\n".join(text.splitlines()[-lines:])
+        return tail_of(self.log_path, lines)
 
     # ------------------------------------------------------------------ stop
 

@@ -10,12 +10,7 @@ if not m[FIRST_SETTING] then
   fail('invalid-input', 'pause_reason_invalid',
     {pause_reason = reason, allowed = redis.call('HGET', KEYS[1], 'reasons')})
 end
-if c[CF.state] ~= 'open' then
-  fail('counter-state', 'counter_not_open', {counter = c[CF.id], state = c[CF.state]})
-end
-if c[CF.ticket] ~= '' then
-  fail('counter-state', 'counter_busy', {counter = c[CF.id], ticket = c[CF.ticket]})
-end
+require_free(c)
 count_active(c, -1)
 c[CF.state], c[CF.reason], c[CF.since] = 'paused', reason, whole_second(now)
 return finish(emit(m, 'counter_paused', now, nil, save_counter(c), before))
