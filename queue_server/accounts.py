@@ -123,13 +123,14 @@ class AccountStore:
         record = await self._record(keys.staff_key(principal.subject))
         if not await _verify(_text(record.get(b"hash")), current):
             await self.throttle.failed(principal.subject, address)
-            raise Unauthenticated("the current password is wrong")
+            raise Unauthenticated("the current password is wrong", reason="current_password_wrong")
         if len(new) < MIN_PASSWORD:
             raise InvalidInput(f"new_password: at least {MIN_PASSWORD} characters",
-                               field="new_password")
+                               reason="password_too_short", field="new_password",
+                               min=MIN_PASSWORD)
         if new == current:
             raise InvalidInput("new_password: the same as the current one",
-                               field="new_password")
+                               reason="password_unchanged", field="new_password")
         hashed = await asyncio.to_thread(_hasher.hash, new)
         await self._set(principal.subject, "hash", hashed)
         if principal.session:
@@ -148,7 +149,8 @@ class AccountStore:
 
     async def _set(self, username: str, field: str, value: str) -> None:
         if not await self.runner.run("record_set", [keys.staff_key(username)], [field, value]):
-            raise NotFound(f"no account {username!r}", field="username")
+            raise NotFound(f"no account {username!r}", reason="account_unknown",
+                           field="username", username=username)
 
     async def account(self, username: str) -> Account | None:
         """An account, active or not."""

@@ -68,7 +68,8 @@ class Services:
             return
         principal = await self.principal_from_token(token)
         if principal.role is not Role.PROVINCE:
-            raise Forbidden("metrics are for Prometheus (the scrape token) and the province")
+            raise Forbidden("metrics are for Prometheus (the scrape token) and the province",
+                            reason="metrics_scrape_only")
 
     def ticket_token_hash(self, token: str) -> str:
         return self.signer.secret_hash(token.removeprefix("tk."), "ticket")

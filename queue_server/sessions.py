@@ -57,7 +57,8 @@ class Sessions:
         """Unauthenticated unless the principal's login still exists."""
         login_id = principal.session
         if not login_id:
-            raise Unauthenticated("this login predates login records: log in again")
+            raise Unauthenticated("this login predates login records: log in again",
+                                  reason="login_invalid")
         cached = self._checked.get(login_id)
         now = time.monotonic()
         if cached is None or now - cached[0] > LOGIN_CACHE_S:
@@ -69,7 +70,7 @@ class Sessions:
             cached = self._checked[login_id] = (now, valid)
         if not cached[1]:
             raise Unauthenticated("this login has ended (logged out, revoked or the account "
-                                  "deactivated): log in again")
+                                  "deactivated): log in again", reason="login_ended")
 
     async def close(self, username: str, login_id: str) -> None:
         with store_errors():
@@ -123,7 +124,9 @@ class LoginThrottle:
             if count is not None and int(count) >= limit:
                 retry = self.limits.window_s - now % self.limits.window_s
                 raise RateLimited(f"too many failed logins for this {scope}: try again in "
-                                  f"{retry} s", retry_after=retry)
+                                  f"{retry} s", retry_after=retry,
+                                  reason="login_throttled_account" if scope == "account"
+                                  else "login_throttled_address")
 
     async def failed(self, username: str, address: str) -> None:
         keys = self._keys(username, address, int(time.time()))

@@ -36,7 +36,7 @@ def archive_of(services: Any) -> ArchiveService:
     archive: ArchiveService | None = services.extras.get("archive")
     if archive is None:
         raise Unavailable("this server keeps no archive (QMS_ARCHIVE=0): reports and audit "
-                          "trails are served by a server that does")
+                          "trails are served by a server that does", reason="archive_off")
     return archive
 
 
@@ -46,10 +46,12 @@ def allowed_centers(principal: Principal, centers: list[str] | None) -> list[str
         return centers or []
     if principal.role is not Role.SUPERVISOR or principal.center is None:
         raise Forbidden(f"reports need the role supervisor or province; you are "
-                        f"{principal.role.value}")
+                        f"{principal.role.value}", reason="role_not_allowed",
+                        roles="supervisor, province", role=principal.role.value)
     others = sorted(set(centers or []) - {principal.center})
     if others:
-        raise Forbidden(f"you belong to center {principal.center}, not {', '.join(others)}")
+        raise Forbidden(f"you belong to center {principal.center}, not {', '.join(others)}",
+                        reason="other_center", own=principal.center, center=", ".join(others))
     return [principal.center]
 
 

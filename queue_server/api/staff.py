@@ -45,22 +45,27 @@ class AccountOut(BaseModel):
 
 def _login_of(principal: Principal) -> Principal:
     if principal.role not in (Role.STAFF, Role.SUPERVISOR, Role.PROVINCE):
-        raise Forbidden("only a staff login can do this, not a device")
+        raise Forbidden("only a staff login can do this, not a device",
+                        reason="staff_login_only")
     return principal
 
 
 async def _managed(services: Services, principal: Principal, username: str) -> Account:
     """The account ``username`` if the caller may manage it (see the module docstring)."""
     if principal.role not in (Role.SUPERVISOR, Role.PROVINCE):
-        raise Forbidden("only supervisors and the province manage accounts")
+        raise Forbidden("only supervisors and the province manage accounts",
+                        reason="accounts_managed_by_supervisor")
     account = await services.accounts.account(username)
     if account is None:
-        raise NotFound(f"no account {username!r}", field="username")
+        raise NotFound(f"no account {username!r}", reason="account_unknown", field="username",
+                       username=username)
     if account.username == principal.subject:
-        raise Conflict("you cannot do this to your own account: ask another manager")
+        raise Conflict("you cannot do this to your own account: ask another manager",
+                       reason="own_account")
     if principal.role is Role.SUPERVISOR and (
             account.role is not Role.STAFF or account.center != principal.center):
-        raise Forbidden("a supervisor manages the staff accounts of their own center only")
+        raise Forbidden("a supervisor manages the staff accounts of their own center only",
+                        reason="supervisor_own_center_accounts")
     return account
 
 
@@ -89,10 +94,12 @@ async def list_accounts(
 ) -> list[AccountOut]:
     if principal.role is Role.SUPERVISOR:
         if center not in (None, principal.center):
-            raise Forbidden(f"you belong to center {principal.center}, not {center}")
+            raise Forbidden(f"you belong to center {principal.center}, not {center}",
+                            reason="other_center", own=principal.center, center=center)
         center = principal.center
     elif principal.role is not Role.PROVINCE:
-        raise Forbidden("only supervisors and the province list accounts")
+        raise Forbidden("only supervisors and the province list accounts",
+                        reason="accounts_listed_by_supervisor")
     if center is not None:
         services.province.center(center)
     return [AccountOut.of(a) for a in await services.accounts.accounts(center)]

@@ -29,7 +29,8 @@ async def run(settings: Settings) -> None:
     redis_url = settings.redis_url or running_server_url(settings.data_dir / "redis")
     if not redis_url:
         raise QmsError("No Redis to follow: set QMS_REDIS_URL, or start the queue server "
-                       "(python -m qms run) so its embedded Redis is running.")
+                       "(python -m qms run) so its embedded Redis is running.",
+                       reason="archive_no_redis")
     url = resolve_url(settings.database_url)
     province = load_province(settings.province_file)
     client = connect(redis_url, max_connections=4)

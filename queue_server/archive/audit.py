@@ -35,7 +35,8 @@ def ticket_id_of(center: str, day: dt.date, number: str) -> str:
     """``07054``, 2026-11-22, ``a23`` → ``07054-20261122-A023`` (numbers have 3 digits)."""
     text = number.strip().upper()
     if not NUMBER.match(text):
-        raise InvalidInput(f"a ticket number looks like A023, got {number!r}", field="number")
+        raise InvalidInput(f"a ticket number looks like A023, got {number!r}",
+                           reason="ticket_number_malformed", field="number")
     prefix = text.rstrip("0123456789")
     digits = text[len(prefix):]
     return f"{center}-{day:%Y%m%d}-{prefix}{int(digits):03d}"
@@ -72,7 +73,8 @@ async def ticket_trail(conn: AsyncConnection[Any], ticket_id: str) -> Trail:
         await cursor.execute(EVENTS, {"center": center, "id": ticket_id})
         events = await cursor.fetchall()
     if row is None and not events:
-        raise UnknownTicket(f"the archive has no ticket {ticket_id}", ticket=ticket_id)
+        raise UnknownTicket(f"the archive has no ticket {ticket_id}",
+                            reason="archive_ticket_unknown", ticket=ticket_id)
     ticket = None
     if row is not None:
         ticket = {k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in row.items()}

@@ -114,7 +114,8 @@ class Period:
 def _checked_day(name: str, value: dt.date) -> dt.date:
     if not EARLIEST <= value <= LATEST:
         raise InvalidInput(f"{name} {value.isoformat()} is outside {EARLIEST.year}–"
-                           f"{LATEST.year}", field=name)
+                           f"{LATEST.year}", reason="report_day_out_of_range", field=name,
+                           value=value.isoformat(), earliest=EARLIEST.year, latest=LATEST.year)
     return value
 
 
@@ -124,24 +125,27 @@ def period_of(kind: str, anchor: dt.date | None = None, start: dt.date | None = 
     ``start``–``end`` (both needed, in order, at most ten years)."""
     if kind not in PERIODS:
         raise InvalidInput(f"period must be one of {', '.join(PERIODS)}, got {kind!r}",
-                           field="period")
+                           reason="report_period_invalid", field="period",
+                           allowed=", ".join(PERIODS), value=kind)
     if kind == "range":
         if start is None or end is None:
             missing = "from" if start is None else "to"
             raise InvalidInput(f"a range needs both ends: '{missing}' is missing (an unbounded "
-                               "report is not allowed)", field=missing)
+                               "report is not allowed)", reason="report_range_open", field=missing)
         _checked_day("from", start)
         _checked_day("to", end)
         if start > end:
             raise InvalidInput(f"the range is inverted: from {start.isoformat()} is after to "
-                               f"{end.isoformat()}", field="from")
+                               f"{end.isoformat()}", reason="report_range_inverted", field="from",
+                               start=start.isoformat(), end=end.isoformat())
         if (end - start).days + 1 > MAX_RANGE_DAYS:
             raise InvalidInput(f"a range covers at most ten years, got {(end - start).days + 1}"
-                               " days", field="to")
+                               " days", reason="report_range_too_long", field="to",
+                               days=(end - start).days + 1)
         return Period(kind, start, end)
     if start is not None or end is not None:
         raise InvalidInput(f"'from' and 'to' go with period=range, not period={kind}",
-                           field="from")
+                           reason="report_range_only", field="from", period=kind)
     day = _checked_day("date", anchor or today)
     if kind == "day":
         return Period(kind, day, day)
@@ -190,29 +194,36 @@ def build_query(province: Province, period: Period, *, centers: Sequence[str] = 
     if counter is not None and not any(province.center(c).counter(counter) for c in chosen):
         raise UnknownCounter(f"unknown counter {counter!r} at "
                              f"{'center ' + chosen[0] if len(chosen) == 1 else 'these centers'}",
-                             counter=counter)
+                             reason="report_counter_unknown", counter=counter)
     if channel is not None and channel not in CHANNELS:
         raise InvalidInput(f"channel must be one of {', '.join(CHANNELS)}, got {channel!r}",
-                           field="channel")
+                           reason="report_channel_invalid", field="channel",
+                           allowed=", ".join(CHANNELS), value=channel)
     priorities = {p.id for p in province.priorities}
     if priority is not None and priority != NORMAL and priority not in priorities:
         raise InvalidInput(f"priority must be {NORMAL} or one of {', '.join(sorted(priorities))}"
-                           f", got {priority!r}", field="priority")
+                           f", got {priority!r}", reason="report_priority_invalid",
+                           field="priority", allowed=", ".join([NORMAL, *sorted(priorities)]),
+                           value=priority)
     dims = tuple(dict.fromkeys(by))
     for dim in dims:
         if dim not in DIMENSIONS:
             raise InvalidInput(f"'by' must be among {', '.join(DIMENSIONS)}, got {dim!r}",
-                               field="by")
+                               reason="report_dimension_invalid", field="by",
+                               allowed=", ".join(DIMENSIONS), value=dim)
     if len(dims) > MAX_DIMENSIONS:
         raise InvalidInput(f"a report groups by at most {MAX_DIMENSIONS} dimensions, got "
-                           f"{len(dims)}", field="by")
+                           f"{len(dims)}", reason="report_too_many_dimensions", field="by",
+                           maximum=MAX_DIMENSIONS, got=len(dims))
     if staff is not None and not staff.strip():
-        raise InvalidInput("staff must be a username, got an empty text", field="staff")
+        raise InvalidInput("staff must be a username, got an empty text",
+                           reason="report_staff_empty", field="staff")
     for name, value in (("service", service), ("counter", counter), ("staff", staff),
                         ("channel", channel), ("priority", priority), *(
                             ("center", c) for c in centers)):
         if value is not None and not value.isprintable():
-            raise InvalidInput(f"{name} must be printable text, got {value!r}", field=name)
+            raise InvalidInput(f"{name} must be printable text, got {value!r}",
+                               reason="report_text_invalid", field=name)
     filters = {k: v for k, v in (("service", service), ("counter", counter), ("staff", staff),
                                  ("channel", channel), ("priority", priority)) if v is not None}
     return ReportQuery(period, chosen, dims, service, counter, staff, channel, priority,

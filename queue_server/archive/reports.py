@@ -92,7 +92,8 @@ async def _check_staff(conn: AsyncConnection[Any], query: ReportQuery) -> None:
         where = (f"center {query.centers[0]}" if len(query.centers) == 1
                  else f"{len(query.centers)} centers")
         raise NotFound(f"unknown staff member {query.staff!r}: the archive has no ticket "
-                       f"served by them at {where}", field="staff")
+                       f"served by them at {where}", reason="report_staff_unknown",
+                       field="staff", staff=query.staff)
 
 
 async def run_report(conn: AsyncConnection[Any], province: Province, query: ReportQuery,

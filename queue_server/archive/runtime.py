@@ -110,19 +110,21 @@ class ArchiveService:
         """A connection for a reader, or :class:`Unavailable` at once when PostgreSQL cannot
         be reached (or the schema is not there yet)."""
         if not self.migrated.is_set():
-            raise Unavailable("the archive's database is not reachable yet; retry later")
+            raise Unavailable("the archive's database is not reachable yet; retry later",
+                              reason="archive_not_ready")
         try:
             async with self.pool.connection(timeout=wait_s) as conn:
                 yield conn
         except PoolTimeout:
             raise Unavailable(f"the archive's database did not answer within {wait_s:g} s; "
-                              "retry later") from None
+                              "retry later", reason="archive_slow", wait_s=f"{wait_s:g}") from None
         except psycopg.DataError as error:   # a value PostgreSQL cannot take: the caller's
             raise InvalidInput(f"a value of the request was refused by the archive: "
-                               f"{str(error).strip()[:200]}") from None
+                               f"{str(error).strip()[:200]}",
+                               reason="archive_value_refused") from None
         except psycopg.Error as error:
-            raise Unavailable(f"the archive's database failed: {str(error).strip()[:200]}"
-                              ) from None
+            raise Unavailable(f"the archive's database failed: {str(error).strip()[:200]}",
+                              reason="archive_failed") from None
 
 
 async def start_archive(settings: Settings, redis_url: str, province: Province,
