@@ -9,7 +9,9 @@ citizens, not one driver. The server's slots are real ones (its calendar, its cl
 the driven day runs at ``--speed``: an appointment takes the first free slot of today at or
 after its wall time (at least ``MIN_LEAD_S`` ahead); when today has none left (the driven day
 runs past the real closing time, or at night), the citizen joins the queue now instead,
-counted as such (``Booked.code`` None). The engine's "due" window is in wall minutes, so at
+counted as such (``Booked.code`` None). Citizens booking at once may find the slot they saw
+taken meanwhile (409 ``slot_full``): as a person would, the citizen takes the next free slot,
+up to ``SLOT_TRIES`` times. The engine's "due" window is in wall minutes, so at
 any speed above 1 a checked-in appointment is due at once, as it almost always is in the
 offline day too (citizens come at most 15 minutes early).
 """
@@ -26,6 +28,7 @@ from queue_server.rules.clock import TIMEZONE
 from simulations.live.client import Api, ServerRefused
 
 MIN_LEAD_S = 120
+SLOT_TRIES = 5
 
 
 @dataclass(frozen=True)
@@ -55,14 +58,32 @@ async def free_slot(api: Api, center: str, service: str, not_before_ms: float) -
 async def book(api: Api, center: str, service: str, appointment_wall_ms: float | None,
                citizen_key: str, idempotency: str) -> Booked:
     body: dict[str, Any] = {"center": center, "service": service}
-    if appointment_wall_ms is not None:
-        at = await free_slot(api, center, service,
-                             max(appointment_wall_ms, (time.time() + MIN_LEAD_S) * 1000))
-        if at is not None:
-            body["appointment_at"] = at
-    answer = await api.call("POST", "/api/v1/bookings", body=body, headers={
-        "X-Forwarded-For": citizen_address(citizen_key), "Idempotency-Key": idempotency})
-    return Booked(answer["ticket"], answer["token"], answer.get("check_in_code"))
+    headers = {"X-Forwarded-For": citizen_address(citizen_key)}
+    not_before = None if appointment_wall_ms is None else max(
+        appointment_wall_ms, (time.time() + MIN_LEAD_S) * 1000)
+    attempt = 0
+    while True:
+        if not_before is not None:
+            at = await free_slot(api, center, service, not_before)
+            if at is None:
+                body.pop("appointment_at", None)  # none left today: join the queue now
+                not_before = None
+            else:
+                body["appointment_at"] = at
+        # another slot is another request: a key of its own (the refused one made nothing)
+        key = idempotency if attempt == 0 else f"{idempotency}-{attempt}"
+        try:
+            answer = await api.call("POST", "/api/v1/bookings", body=body,
+                                    headers={**headers, "Idempotency-Key": key})
+        except ServerRefused as refusal:
+            attempt += 1
+            if (refusal.reason != "slot_full" or "appointment_at" not in body
+                    or attempt == SLOT_TRIES):
+                raise
+            taken = dt.datetime.fromisoformat(body["appointment_at"]).timestamp() * 1000
+            not_before = taken + 1
+            continue
+        return Booked(answer["ticket"], answer["token"], answer.get("check_in_code"))
 
 
 async def check_in(api: Api, kiosk_token: str, center: str, code: str, idempotency: str

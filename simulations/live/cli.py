@@ -9,6 +9,10 @@ start, complete, transfer and pause. The server's clock cannot be sped up, so si
 runs on the wall clock at ``--speed`` (simulations/live/clock.py) and waits are reported in
 simulated minutes, beside the offline prediction for the same seed.
 
+Given several ``--url`` (replicas of one server sharing one Redis), requests take them in turn
+and every display and the province channel are followed on each replica, so each replica's hub
+must deliver every call; ticket pages alternate between them.
+
 At the end: waits by center and hour, every error (there must be none), and every call and
 recall the driver made found once on each display socket of its center and on the province
 socket (each display is cut once mid-drive and must resume by last_id); exit code 0 when all
@@ -25,7 +29,7 @@ import json
 import secrets
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from queue_server.errors import ConfigError
@@ -44,13 +48,14 @@ from simulations.live.report import (
     render,
     ticket_pages,
 )
-from simulations.live.setup import Refused, preflight, set_up, tear_down
-from simulations.live.sockets import Follower, ws_base
+from simulations.live.setup import Refused, preflight, replica_channels, set_up, tear_down
+from simulations.live.sockets import Follower
 from simulations.offline import Window, day_plan, simulate_day
 from simulations.opening import local_midnight_ms, opening_intervals
 from simulations.process import CenterDay, CenterRecord
 from simulations.roster import Desk
 
+DEFAULT_URL = "http://127.0.0.1:8000"
 DRAIN_S = 1.5
 BLIP_AT = 0.4  # share of the drive after which every display is cut once
 
@@ -73,14 +78,16 @@ class Plan:
         return max(t for plan in self.days.values() for t, _ in plan[2])
 
 
-def _parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m simulations.live",
         description="Chạy ngày mô phỏng trên máy chủ thật / drive the simulated day through a "
                     "running server's HTTP API and WebSocket channels, at an accelerated clock.")
     add_input_arguments(parser)
     add = parser.add_argument
-    add("--url", default="http://127.0.0.1:8000", help="the server (default %(default)s)")
+    add("--url", action="append", metavar="URL",
+        help=f"the server (default {DEFAULT_URL}); repeat it for replicas of one server: "
+             "requests take them in turn, displays and the province follow on each")
     add("--speed", type=float, default=60.0,
         help="simulated seconds per wall second (default 60: an hour a minute)")
     add("--from", dest="start", metavar="HH:MM", help="start of the simulated window "
@@ -139,28 +146,40 @@ def plan_drive(args: argparse.Namespace) -> Plan:
 
 
 class Drive:
-    """The day running on the wall clock against the server, with its channels following."""
+    """The day running on the wall clock against the server, with its channels following
+    (on each replica's channels when there are several)."""
 
     def __init__(self, args: argparse.Namespace, plan: Plan, api: Api,
-                 credentials: Credentials, channels: str) -> None:
-        self.args, self.plan, self.channels = args, plan, channels
+                 credentials: Credentials, channels: Sequence[str],
+                 on_start: Callable[[WallClock], None] | None = None) -> None:
+        self.args, self.plan, self.channels = args, plan, list(channels)
+        self.on_start = on_start
         self.clock = WallClock(plan.window.start_ms, args.speed)
         self.pages: list[Follower] = []
         self._shown = -1
         self.backend = LiveBackend(api, self.clock, credentials, secrets.token_hex(6),
                                    self._follow_ticket)
-        self.followers = [Follower(f"display {c.id}", f"{channels}/display/{c.id}?token="
-                                   f"{credentials.display[c.id]}") for c in plan.inputs.centers]
-        self.followers.append(Follower("province",
-                                       f"{channels}/province?token={credentials.province}",
-                                       resumable=False))
+        vias = [_via(base) if len(self.channels) > 1 else "" for base in self.channels]
+        self.displays = [Follower(f"display {c.id}", f"{base}/display/{c.id}?token="
+                                  f"{credentials.display[c.id]}", via=via)
+                         for c in plan.inputs.centers
+                         for base, via in zip(self.channels, vias, strict=True)]
+        self.provinces = [Follower("province", f"{base}/province?token={credentials.province}",
+                                   resumable=False, via=via)
+                          for base, via in zip(self.channels, vias, strict=True)]
         self.days = [CenterDay(code, *plan.days[code], plan.inputs.profile, self.backend,
                                self.clock) for code in plan.days]
 
+    @property
+    def followers(self) -> list[Follower]:
+        return self.displays + self.provinces
+
     def _follow_ticket(self, ticket: str, token: str) -> None:
         if len(self.pages) < self.args.ticket_pages:
-            page = Follower(f"ticket {ticket}",
-                            f"{self.channels}/ticket/{ticket}?token={token}", resumable=False)
+            base = self.channels[len(self.pages) % len(self.channels)]
+            page = Follower(f"ticket {ticket}", f"{base}/ticket/{ticket}?token={token}",
+                            resumable=False,
+                            via=_via(base) if len(self.channels) > 1 else "")
             self.pages.append(page)
             page.start()
 
@@ -172,6 +191,8 @@ class Drive:
                 raise Refused(f"the {follower.name} channel at {self.channels} did not answer: "
                               f"{'; '.join(follower.errors) or 'no snapshot within 10 s'}")
         self.clock.start()
+        if self.on_start is not None:
+            self.on_start(self.clock)
         for day in self.days:
             day.begin()
         if not self.args.no_blip:
@@ -186,7 +207,7 @@ class Drive:
         return [day.close(self.clock.now()) for day in self.days]
 
     async def _blip(self) -> None:
-        for follower in self.followers[:-1]:
+        for follower in self.displays:
             await follower.blip()
 
     async def _until_done(self) -> None:
@@ -227,51 +248,60 @@ class Drive:
             print(line, file=sys.stderr, flush=True)
 
 
-async def drive(args: argparse.Namespace, plan: Plan) -> DriveReport:
+def _via(channels: str) -> str:
+    """A replica's name in the report: the host and port of its channels."""
+    return channels.split("://", 1)[-1].split("/", 1)[0]
+
+
+async def drive(args: argparse.Namespace, plan: Plan,
+                on_start: Callable[[WallClock], None] | None = None) -> DriveReport:
+    """The drive and its report; ``on_start`` is called with the simulated clock as the day
+    starts (after set-up), for an observer that stamps its own samples in simulated time."""
     inputs = plan.inputs
     started = time.monotonic()
-    api = Api(args.url)
+    urls = args.url or [DEFAULT_URL]
+    api = Api(urls)
     try:
         span_s = (plan.end_ms - plan.window.start_ms) / 1000 / args.speed
         now = dt.datetime.now(TIMEZONE)
-        config, token = await preflight(api, inputs.province, inputs.centers, plan.desks,
-                                        args.user, args.password,
-                                        (now, now + dt.timedelta(seconds=span_s)))
-        channels = ws_base(config, args.url)
+        _, token = await preflight(api, inputs.province, inputs.centers, plan.desks,
+                                   args.user, args.password,
+                                   (now, now + dt.timedelta(seconds=span_s)))
+        channels = await replica_channels(urls)
         credentials = Credentials(province=token)
         try:
             await set_up(api, credentials, inputs.centers, plan.desks, args.staff_password,
                          "simulations.live")
-            run = Drive(args, plan, api, credentials, channels)
+            run = Drive(args, plan, api, credentials, channels, on_start)
             records = await run.run()
         finally:
             problems = await tear_down(api, credentials, inputs.centers, plan.desks)
-        requests, actions = api.requests, dict(api.actions)
+        requests, actions, by_url = api.requests, dict(api.actions), dict(api.by_url)
         http_ms = quantiles(api.latencies_ms)
     finally:
         await api.aclose()
     offline = [simulate_day(inputs.province, inputs.profile, c, inputs.date, args.seed,
                             inputs.rosters.get(c.id), plan.window) for c in inputs.centers]
     hours, tickets = compare(records, offline, inputs.profile.target_wait_s)
-    backend, clock, followers, pages = run.backend, run.clock, run.followers, run.pages
+    backend, clock, pages = run.backend, run.clock, run.pages
     expected = dict(backend.tally.calls)
     errors = [f"{dt.datetime.fromtimestamp(f.sim_ms / 1000, TIMEZONE):%H:%M:%S} {f.error}"
               for f in clock.failures]
-    errors += [e for f in followers + pages for e in f.errors] + problems
+    errors += [e for f in run.followers + pages for e in f.errors] + problems
     errors += [f"{r.center}: the server called {t}, a ticket the drive did not make"
                for r in records for t in r.foreign_calls]
     checks = [check_socket(f, {f.name.split(" ", 1)[1]: expected.get(f.name.split(" ", 1)[1],
                                                                      [])})
-              for f in followers[:-1]]
-    checks.append(check_socket(followers[-1], expected))
+              for f in run.displays]
+    checks += [check_socket(f, expected) for f in run.provinces]
     return DriveReport(args.speed, args.seed, [c.id for c in inputs.centers], hours, tickets,
                        errors, backend.tally.races, checks, ticket_pages(pages, backend.tally),
                        requests, actions, time.monotonic() - started,
-                       quantiles(clock.lags_ms, 0.001), http_ms)
+                       quantiles(clock.lags_ms, 0.001), http_ms, by_url=by_url)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = build_parser().parse_args(argv)
     try:
         plan = plan_drive(args)
         report = asyncio.run(drive(args, plan))

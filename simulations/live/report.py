@@ -47,6 +47,7 @@ class DriveReport:
     lag_s: dict[str, float]          # how late timers fired, simulated seconds
     http_ms: dict[str, float]        # request round trips, wall ms
     notes: list[str] = field(default_factory=list)
+    by_url: dict[str, int] = field(default_factory=dict)  # requests per replica
 
     @property
     def ok(self) -> bool:
@@ -59,7 +60,8 @@ class DriveReport:
 
         return {
             "ok": self.ok, "speed": self.speed, "seed": self.seed, "centers": self.centers,
-            "requests": self.requests, "actions": self.actions,
+            "requests": self.requests, "requests_by_url": self.by_url,
+            "actions": self.actions,
             "wall_s": round(self.wall_s, 1), "clock_lag_s": self.lag_s,
             "http_ms": self.http_ms,
             "tickets": {c: {"live": a, "offline": b} for c, (a, b) in self.tickets.items()},
@@ -76,7 +78,8 @@ def check_socket(follower: Follower, expected: dict[str, list[str]]) -> SocketCh
     wanted = {(center, event) for center, events in expected.items() for event in events}
     seen = set(follower.seen)
     return SocketCheck(
-        name=follower.name, expected=len(wanted), seen=len(seen & wanted),
+        name=f"{follower.name} via {follower.via}" if follower.via else follower.name,
+        expected=len(wanted), seen=len(seen & wanted),
         missing=sorted(f"{c}:{e}" for c, e in wanted - seen),
         doubled=sorted(f"{c}:{e}" for (c, e), n in follower.seen.items() if n > 1),
         unexpected=sorted(f"{c}:{e}" for c, e in seen - wanted),
@@ -138,6 +141,9 @@ def render(report: DriveReport, names: dict[str, str]) -> str:
     lines.append(f"tickets: {total_live} live, {total_offline} offline; {report.requests} HTTP "
                  f"requests in {report.wall_s:.0f} s")
     lines.append("  " + ", ".join(f"{name} {n}" for name, n in sorted(report.actions.items())))
+    if len(report.by_url) > 1:
+        lines.append("  by replica: " + ", ".join(f"{url} {n}"
+                                                  for url, n in report.by_url.items()))
     lines.append(f"HTTP round trips (wall ms): {_spread(report.http_ms)}; the driver's clock "
                  f"lag (simulated s): {_spread(report.lag_s)}. A lag of minutes means this "
                  "machine could not keep up with --speed: drive slower, or fewer centers.")

@@ -20,6 +20,7 @@ from queue_server.rules.clock import TIMEZONE
 from simulations.live import booking
 from simulations.live.backend import Credentials
 from simulations.live.client import Api, ServerRefused, Unreachable
+from simulations.live.sockets import ws_base
 from simulations.opening import opening_intervals
 from simulations.roster import Desk
 
@@ -64,6 +65,20 @@ async def preflight(api: Api, province: Province, centers: Sequence[Center],
         _check_quiet(center, snapshot, desks[center.id])
     await _check_hours(api, province, centers, wall_span)
     return config, token
+
+
+async def replica_channels(urls: Sequence[str]) -> list[str]:
+    """The channels' address of each replica the drive is given, asked of each (its own
+    readiness and ``/api/v1/config``: replicas have WebSocket ports of their own)."""
+    channels = []
+    for url in urls:
+        one = Api(url)
+        try:
+            await _get(one, "/health/ready")
+            channels.append(ws_base(await _get(one, "/api/v1/config"), url))
+        finally:
+            await one.aclose()
+    return channels
 
 
 def _check_quiet(center: Center, snapshot: dict[str, Any], desks: list[Desk]) -> None:

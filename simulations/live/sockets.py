@@ -31,6 +31,7 @@ class Follower:
     name: str
     url: str
     resumable: bool = True
+    via: str = ""   # the replica it is connected to, when the drive has several
     seen: Counter[tuple[str, str]] = field(default_factory=Counter)  # (center, id) of calls
     events: int = 0
     connects: int = 0
