@@ -37,6 +37,7 @@ from queue_server.supervisor import FolderBusy, FolderLock, Health, Supervisor
 log = logging.getLogger("qms.postgres")
 LOCK_FILE = "supervisor.lock"
 CHECK_TIMEOUT_S = 1
+SERVER_NAMES = ("postgres", "postmaster")
 CHECK_INTERVAL_S = 0.5     # each check is a login (a backend forked): twice a second is plenty
 STOP_WAIT_S = 30.0
 STARTING = ("the database system is starting up", "the database system is in recovery mode",
@@ -44,13 +45,15 @@ STARTING = ("the database system is starting up", "the database system is in rec
 
 
 def postmaster_pid(folder: Path) -> int | None:
-    """The pid PostgreSQL wrote into the cluster's ``postmaster.pid``, if it is alive."""
+    """The pid PostgreSQL wrote into the cluster's ``postmaster.pid``, if a PostgreSQL server
+    runs with it (a stale file after a crash may name a pid reused by anything)."""
     try:
         first = (folder / "data" / "postmaster.pid").read_text().split("\n", 1)[0]
         pid = int(first)
+        argv0 = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0", 1)[0]
     except (OSError, ValueError):
         return None
-    return pid if pid_alive(pid) else None
+    return pid if pid_alive(pid) and Path(argv0.decode()).name in SERVER_NAMES else None
 
 
 class PostgresChild:
@@ -83,7 +86,11 @@ class PostgresChild:
             return
         if self.health() is Health.UP:
             return
+        port = self.server.port
         self.server.kill()          # a dead one is reaped, a hung one killed
+        # The same port or none (a failed start is retried by the supervisor): the archive's
+        # pool holds this URL.
+        self.server = EmbeddedPostgres(self.folder, port=port)
         self.server.start()
 
     def _take_over_orphan(self) -> None:

@@ -21,7 +21,7 @@ from queue_server.embedded_postgres import (
     find_binaries,
     running_database_url,
 )
-from queue_server.postgres_child import open_embedded_postgres
+from queue_server.postgres_child import open_embedded_postgres, postmaster_pid
 from tests.archive_support import postgres_folder
 
 
@@ -120,3 +120,10 @@ def test_a_second_start_on_the_folder_uses_the_supervised_server(folder: Path) -
     finally:
         supervisor.stop()
     assert running_database_url(folder / "pg") is None
+
+
+def test_a_stale_postmaster_pid_naming_another_process_is_not_a_server(folder: Path) -> None:
+    data = folder / "pg" / "data"
+    data.mkdir(parents=True)
+    (data / "postmaster.pid").write_text(f"{os.getpid()}\n")   # alive, but this is pytest
+    assert postmaster_pid(folder / "pg") is None
