@@ -38,7 +38,8 @@ log = logging.getLogger("qms.postgres")
 LOCK_FILE = "supervisor.lock"
 CHECK_TIMEOUT_S = 1
 SERVER_NAMES = ("postgres", "postmaster")
-CHECK_INTERVAL_S = 0.5     # each check is a login (a backend forked): twice a second is plenty
+CHECK_INTERVAL_S = 0.1     # the process's exit, seen at once (a wait, no I/O)
+LOGIN_EVERY_S = 2.0        # a login forks a backend: an answer is checked this often only
 STOP_WAIT_S = 30.0
 STARTING = ("the database system is starting up", "the database system is in recovery mode",
             "the database system is not yet accepting connections")
@@ -66,6 +67,7 @@ class PostgresChild:
         self.server = EmbeddedPostgres(self.folder)
         self._lock = FolderLock(self.folder / LOCK_FILE)
         self._started = False
+        self._login: tuple[float, Health] = (0.0, Health.DOWN)   # when, what it said
 
     @property
     def url(self) -> str:
@@ -84,7 +86,7 @@ class PostgresChild:
                 raise
             self._started = True
             return
-        if self.health() is Health.UP:
+        if self.server.running and self._answers() is Health.UP:
             return
         port = self.server.port
         self.server.kill()          # a dead one is reaped, a hung one killed
@@ -126,17 +128,26 @@ class PostgresChild:
         self._lock.release()
 
     def health(self) -> Health:
+        """DOWN as soon as the process has exited; whether it answers, from a login at most
+        every LOGIN_EVERY_S (a hang is acted on after many seconds anyway)."""
         if not self.server.running:
             return Health.DOWN
+        checked_at, said = self._login
+        if time.monotonic() - checked_at < LOGIN_EVERY_S:
+            return said
+        return self._answers()
+
+    def _answers(self) -> Health:
         import psycopg
 
         try:
             with psycopg.connect(self.server.url, connect_timeout=CHECK_TIMEOUT_S):
-                return Health.UP
+                said = Health.UP
         except psycopg.Error as error:
-            if any(phrase in str(error) for phrase in STARTING):
-                return Health.STARTING
-            return Health.UNRESPONSIVE
+            said = (Health.STARTING if any(phrase in str(error) for phrase in STARTING)
+                    else Health.UNRESPONSIVE)
+        self._login = (time.monotonic(), said)
+        return said
 
 
 def open_embedded_postgres(folder: Path, wait_s: float = 60.0) -> tuple[str, Supervisor | None]:

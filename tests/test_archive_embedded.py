@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import stat
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,8 +22,10 @@ from queue_server.embedded_postgres import (
     find_binaries,
     running_database_url,
 )
-from queue_server.postgres_child import open_embedded_postgres, postmaster_pid
+from queue_server.postgres_child import PostgresChild, open_embedded_postgres, postmaster_pid
+from queue_server.supervisor import Supervisor
 from tests.archive_support import postgres_folder
+from tests.servers import scaled, wait_until
 
 
 @pytest.fixture
@@ -127,3 +130,19 @@ def test_a_stale_postmaster_pid_naming_another_process_is_not_a_server(folder: P
     data.mkdir(parents=True)
     (data / "postmaster.pid").write_text(f"{os.getpid()}\n")   # alive, but this is pytest
     assert postmaster_pid(folder / "pg") is None
+
+
+def test_a_hung_postgres_is_killed_and_restarted_on_its_port(folder: Path) -> None:
+    child = PostgresChild(folder / "pg")
+    supervisor = Supervisor([child], interval_s=0.1, hung_after_s=0.5).start()
+    try:
+        url, hung = child.url, child.server.pid
+        assert hung is not None
+        os.kill(hung, signal.SIGSTOP)          # alive, forking no backend for any login
+        wait_until(lambda: supervisor.restarts["postgresql"] == 1, scaled(30),
+                   "the hung PostgreSQL restarted")
+        assert child.url == url and child.server.pid != hung
+        with psycopg.connect(child.url, connect_timeout=5) as conn:
+            assert conn.execute("SELECT 1").fetchone() == (1,)
+    finally:
+        supervisor.stop()
