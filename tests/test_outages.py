@@ -26,8 +26,10 @@ import httpx
 from websockets.asyncio.client import connect as websockets_connect
 from websockets.typing import Subprotocol
 
+from queue_server.api.health import ping_again_once_dropped as ready_ping
 from queue_server.embedded import EmbeddedRedis
 from queue_server.live.frames import id_tuple
+from queue_server.redis_client import connect
 from tests.faults import IssueLoad, audit
 from tests.live import Bootstrap, LiveServer, login
 from tests.servers import scaled
@@ -190,4 +192,21 @@ async def test_screens_are_told_and_resynced_when_redis_returns_without_its_last
             assert id_tuple(fresh["id"]) < id_tuple(shown["id"])   # the stream as it is now
     finally:
         server.stop()
+        store.stop()
+
+
+async def test_readiness_right_after_a_restart_is_not_failed_by_a_stale_connection(
+        tmp_path: Path) -> None:
+    # the pool keeps connections to the killed process: each fails once, and the first
+    # readiness probe after the restart must not be the one that reports it
+    store = EmbeddedRedis(tmp_path / "redis", appendonly=False).start()
+    client = connect(store.url)
+    try:
+        await asyncio.gather(*(client.ping() for _ in range(8)))   # several pooled sockets
+        store.kill()
+        store.start()
+        for _ in range(8):
+            await ready_ping(client)       # raises on any failure
+    finally:
+        await client.aclose()
         store.stop()

@@ -137,7 +137,8 @@ async def test_the_embedded_redis_killed_under_load_comes_back_with_everything(
         # appendfsync always (the embedded default): every acknowledged ticket survived
         assert await audit(url, load.issued) == {"lost": [], "reissued": []}
         async with httpx.AsyncClient(base_url=server.base_url) as http:
-            assert (await http.get("/health/ready")).status_code == 200
+            ready = await http.get("/health/ready")
+            assert ready.status_code == 200, ready.text
         assert "redis is down: restarting it" in server.log_tail(200)
     finally:
         server.stop()
