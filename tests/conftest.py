@@ -105,6 +105,22 @@ async def set_local_time(client: RedisClient, center_id: str, hhmm: str,
     return target
 
 
+MORNING = "09:00"
+
+
+async def pin_morning(client: RedisClient, *centers: str) -> int:
+    """Put the centers' clocks at today's local 09:00 and answer the offset that does it.
+
+    A test that then moves a clock on by minutes or hours (``offset + …``) stays inside one
+    working day at whatever hour the suite runs: a clock moved on from the wall clock would
+    cross the day close (17:30, 12:00 on Saturdays, midnight) when the suite runs shortly
+    before it, and the day close would end what the test is in the middle of."""
+    offset = 0
+    for center_id in centers:
+        offset = await set_local_time(client, center_id, MORNING) - await redis_ms(client)
+    return offset
+
+
 async def book_at(engine: Engine, center_id: str, service: str, start_ms: int,
                   minutes: int = 10, **options: Any) -> Ticket:
     """A booking of the slot at ``start_ms`` straight through the engine (the slot rules of

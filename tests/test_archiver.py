@@ -24,7 +24,7 @@ from queue_server.engine import Engine
 from queue_server.keys import center_stream_key
 from queue_server.records import EVENT_FIELDS, TICKET_FIELDS, decode_event
 from tests.archive_support import make_archiver, rows, ticket_rows
-from tests.conftest import shift_clock, stored_ticket
+from tests.conftest import pin_morning, shift_clock, stored_ticket
 from tests.servers import scaled
 
 C, D = "07054", "07060"
@@ -40,6 +40,7 @@ async def busy_day(engine: Engine, center: str = C) -> list[str]:
     """Every kind of transition at one center; the ids of its tickets. Counter 1 serves
     certification and results, counter 4 land and results."""
     client = engine.runner.client
+    morning = await pin_morning(client, center)
     await engine.open_counter(center, "1", "lan")
     await engine.open_counter(center, "4", "hung")
     done = await engine.issue(center, "certification")
@@ -48,11 +49,11 @@ async def busy_day(engine: Engine, center: str = C) -> list[str]:
     absent = await engine.issue(center, "results")
     gone = await engine.issue(center, "land")
     await engine.cancel(gone.id)
-    await shift_clock(client, center, 120_000)
+    await shift_clock(client, center, morning + 120_000)
     await engine.call_next(center, "1", "lan")            # the elderly citizen first
     await engine.recall(center, "1", "lan")
     await engine.start(center, "1", "lan")
-    await shift_clock(client, center, 420_000)
+    await shift_clock(client, center, morning + 420_000)
     await engine.complete(center, "1", "lan")
     await engine.rate(elderly.id, 4)
     await engine.call_next(center, "4", "hung")           # absent

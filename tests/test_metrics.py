@@ -35,7 +35,7 @@ from monitoring.routes import READ_TIMEOUT_S
 from queue_server import keys
 from queue_server.engine import Engine
 from queue_server.metric_layout import SERVICE_BUCKETS_S, WAIT_BUCKETS_S
-from tests.conftest import flat_pairs, shift_clock
+from tests.conftest import flat_pairs, pin_morning, shift_clock
 from tests.live import SCRAPE, Bootstrap, LiveServer, login
 from tests.servers import scaled, start_standalone
 
@@ -113,19 +113,20 @@ async def scrape(engine: Engine) -> Series:
 async def drive_scenario(engine: Engine) -> dict[str, Any]:
     """Known transitions at A (and a little at B); clock offsets make the waits known."""
     client = engine.runner.client
+    morning = await pin_morning(client, A, B)
     await engine.open_counter(A, "1", "nv.an")       # certification, civil_status, results
     await engine.open_counter(A, "2", "nv.binh")     # land, construction
     cert = [await engine.issue(A, "certification") for _ in range(4)]
     elder = await engine.issue(A, "certification", priority="elderly")
     online = await engine.issue(A, "certification", channel="online")
     await engine.issue(A, "land")
-    await shift_clock(client, A, 90_000)             # everyone has waited 90 s
+    await shift_clock(client, A, morning + 90_000)             # everyone has waited 90 s
 
     first = await engine.call_next(A, "1", "nv.an")  # priority first: the elderly citizen
     assert first.ticket is not None and first.ticket.id == elder.id
     await engine.recall(A, "1", "nv.an")
     await engine.start(A, "1", "nv.an")
-    await shift_clock(client, A, 290_000)            # served for 200 s
+    await shift_clock(client, A, morning + 290_000)            # served for 200 s
     await engine.complete(A, "1", "nv.an")
     await engine.rate(elder.id, 5)
 
@@ -146,7 +147,7 @@ async def drive_scenario(engine: Engine) -> dict[str, Any]:
     await engine.complete(A, "2", "nv.binh")
     await engine.rate(land.ticket.id, 3)
     await engine.pause(A, "2", "meeting", "nv.binh")
-    await shift_clock(client, A, 890_000)            # paused for 600 s, and still paused
+    await shift_clock(client, A, morning + 890_000)            # paused for 600 s, and still paused
 
     await engine.issue(B, "results", channel="online")
     await engine.issue(B, "results")
@@ -307,12 +308,13 @@ async def test_untouched_center_is_zero_filled(engine: Engine) -> None:
 async def test_staff_time_never_goes_back(engine: Engine) -> None:
     """The pause in progress is exported as it runs; booking it at resume changes nothing."""
     client = engine.runner.client
+    morning = await pin_morning(client, A)
     await engine.open_counter(A, "3", "nv.cuong")
     await engine.pause(A, "3", "break", "nv.cuong")
-    await shift_clock(client, A, 120_000)
+    await shift_clock(client, A, morning + 120_000)
     during = await scrape(engine)
     await engine.resume(A, "3", "nv.cuong")
-    await shift_clock(client, A, 120_500)
+    await shift_clock(client, A, morning + 120_500)
     after = await scrape(engine)
     for name, labels in (("qms_staff_paused_seconds_total", {"reason": "break"}),
                          ("qms_staff_time_seconds_total", {"activity": "paused"})):

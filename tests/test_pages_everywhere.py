@@ -89,6 +89,7 @@ def axe_violations(page: Any) -> list[str]:
 
 def visible_in_viewport(page: Any, selector: str) -> bool:
     box = page.locator(selector).first.bounding_box()
+    assert box is not None, f"{selector} is not on the screen at all"
     size = page.viewport_size
     return bool(box) and box["y"] >= 0 and box["x"] >= 0 and (
         box["y"] + box["height"] <= size["height"] + 1) and (
@@ -96,11 +97,11 @@ def visible_in_viewport(page: Any, selector: str) -> bool:
 
 
 def check(page: Any, name: str, main: list[str]) -> None:
+    screenshot(page, name)      # before the checks, so a failing screen is kept too
     for selector in main:
         assert visible_in_viewport(page, selector), f"{name}: {selector} is below the fold"
     violations = axe_violations(page)
     assert not violations, f"{name}: {violations}"
-    screenshot(page, name)
 
 
 def test_kiosk_at_every_kiosk_size(browser: Any, center: Center) -> None:
@@ -109,6 +110,8 @@ def test_kiosk_at_every_kiosk_size(browser: Any, center: Center) -> None:
         page = watched.page
         page.goto(f"{center.server.base_url}/kiosk/{CENTER}?token={center.kiosk}&print=0")
         page.wait_for_selector("#groups .service", timeout=ms(10))
+        # the buttons are drawn twice: at once, then with the counts; measure the second
+        until(page, "() => document.querySelector('#groups .service .s-wait').textContent")
         check(page, f"kiosk-{width}x{height}", ["#priority-open", "#groups .service"])
         watched.close()
 

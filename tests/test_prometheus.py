@@ -33,7 +33,7 @@ from monitoring.dashboards import all_promql_expressions, expand_variables
 from monitoring.rules import RULES_FILE
 from queue_server.embedded import EmbeddedRedis, free_port
 from queue_server.redis_client import connect
-from tests.conftest import shift_clock
+from tests.conftest import pin_morning, shift_clock
 from tests.live import METRICS_TOKEN, Bootstrap, LiveServer
 from tests.servers import scaled, start_standalone, wait_until
 
@@ -240,8 +240,18 @@ async def people(boot: Bootstrap, center: str, role: str, count: int) -> list[st
     return await boot.logins([f"{role[:2]}{center}.{n}" for n in range(count)], role, center)
 
 
+async def morning(redis_url: str, centers: tuple[str, ...]) -> int:
+    client = connect(redis_url)
+    try:
+        return await pin_morning(client, *centers)
+    finally:
+        await client.aclose()
+
+
 async def simulated_hour(traffic: Traffic) -> None:
     boot = Bootstrap(traffic.redis_url)
+    clocked = (*TRAFFIC, NO_COUNTER, PAUSED)
+    start = await morning(traffic.redis_url, clocked)   # an hour that no day close cuts
     for center in (*TRAFFIC, NO_COUNTER):
         traffic.kiosks[center] = await asyncio.to_thread(boot.device, "kiosk", center)
     desks: list[Desk] = []
@@ -267,16 +277,17 @@ async def simulated_hour(traffic: Traffic) -> None:
         for center in TRAFFIC:
             for _ in range(traffic.rng.choice((2, 2, 3))):
                 await traffic.issue(center, traffic.rng.choice(SERVICES))
-        await asyncio.gather(*(set_clock(traffic.redis_url, center, (round_ + 1) * STEP_MS)
-                               for center in (*TRAFFIC, NO_COUNTER, PAUSED)))
+        await asyncio.gather(*(set_clock(traffic.redis_url, center,
+                                         start + (round_ + 1) * STEP_MS)
+                               for center in clocked))
         await asyncio.gather(*(traffic.work(desk) for desk in desks))
         if round_ % 4 == 3:
             await asyncio.gather(*(traffic.cancel_one(c, supervisors[c]) for c in TRAFFIC[:4]))
         await asyncio.sleep(max(0.0, 1.0 - (time.monotonic() - started)))
     # The end of the hour: the unstaffed center's first citizens have waited over 2 × 30 min,
     # the paused counter has been paused for over 30 min.
-    await set_clock(traffic.redis_url, NO_COUNTER, 4_000_000)
-    await set_clock(traffic.redis_url, PAUSED, 2_000_000)
+    await set_clock(traffic.redis_url, NO_COUNTER, start + 4_000_000)
+    await set_clock(traffic.redis_url, PAUSED, start + 2_000_000)
 
 
 # ---------------------------------------------------------------------- the stack

@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from queue_server.redis_client import connect
-from tests.conftest import shift_clock
+from tests.conftest import pin_morning, shift_clock
 from tests.live import Bootstrap, LiveServer
 from tests.pages import FULL_HD, Center, chromium, ms, off_loop, screenshot
 
@@ -72,23 +72,29 @@ def column(page: Any, key: str) -> list[str]:
     return values
 
 
-def set_clock(server: LiveServer, center: str, offset_ms: int) -> None:
-    async def shift() -> None:
+def set_clock(server: LiveServer, center: str, offset_ms: int | None) -> int:
+    """Move the center's clock to ``offset_ms``, or (None) to this morning: the offset."""
+    async def shift() -> int:
         client = connect(server.redis_url)
         try:
+            if offset_ms is None:
+                return await pin_morning(client, center)
             await shift_clock(client, center, offset_ms)
+            return offset_ms
         finally:
             await client.aclose()
 
-    asyncio.run(shift())
+    return asyncio.run(shift())
 
 
 @pytest.fixture(scope="module")
 def late_center(live_server: LiveServer) -> Iterator[str]:
-    """A center whose citizen has waited two hours: its clock runs 2 h ahead (tests only)."""
+    """A center whose citizen has waited two hours: its clock runs 2 h ahead (tests only),
+    from this morning, so that no day close comes between."""
+    morning = off_loop(set_clock, live_server, LATE, None)
     center = off_loop(Center.ready, live_server, LATE, ())
     center.issue("land")
-    off_loop(set_clock, live_server, LATE, 7_200_000)
+    off_loop(set_clock, live_server, LATE, morning + 7_200_000)
     yield LATE
     off_loop(set_clock, live_server, LATE, 0)
 

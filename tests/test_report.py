@@ -32,7 +32,7 @@ from queue_server.accounts import AccountStore
 from queue_server.auth import Role
 from queue_server.engine import Engine
 from queue_server.rules.clock import local_datetime
-from tests.conftest import shift_clock
+from tests.conftest import pin_morning, shift_clock
 from tests.test_archive_reports import known, province  # noqa: F401 (fixtures)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -94,22 +94,23 @@ def report(*args: str, env: dict[str, str] | None = None) -> subprocess.Complete
 async def drive_day(engine: Engine) -> dt.date:
     client = engine.runner.client
     store = AccountStore(engine.runner)
+    morning = await pin_morning(client, C)
     await store.create_staff("lan.nguyen", "matkhau123", "Nguyễn Thị Lan", Role.STAFF, C)
     await engine.open_counter(C, "1", "lan.nguyen")
     await engine.open_counter(C, "2", "hung")
     first = await engine.issue(C, "certification")
     await engine.issue(C, "results")
     await engine.issue(C, "land")
-    await shift_clock(client, C, 120_000)                  # waited 2 minutes
+    await shift_clock(client, C, morning + 120_000)                  # waited 2 minutes
     await engine.call_next(C, "1", "lan.nguyen")
     await engine.start(C, "1", "lan.nguyen")
-    await shift_clock(client, C, 420_000)                  # served 5 minutes
+    await shift_clock(client, C, morning + 420_000)                  # served 5 minutes
     await engine.complete(C, "1", "lan.nguyen")
     await engine.rate(first.id, 4)
     await engine.call_next(C, "1", "lan.nguyen")
     await engine.no_show(C, "1", "lan.nguyen")
     await engine.pause(C, "2", "break", "hung")
-    await shift_clock(client, C, 480_000)                  # a one-minute break
+    await shift_clock(client, C, morning + 480_000)                  # a one-minute break
     await engine.resume(C, "2", "hung")
     await engine.call_next(C, "2", "hung")
     await engine.start(C, "2", "hung")

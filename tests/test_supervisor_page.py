@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from playwright.async_api import Browser, expect
 
-from queue_server import keys
+from tests.conftest import pin_morning, shift_clock
 from tests.test_counter_console import (  # noqa: F401 (fixtures)
     Site,
     browser_fixture,
@@ -30,9 +30,10 @@ async def test_supervisor_runs_the_center(browser: Browser, site: Site) -> None:
     boss = await site.account("sp_boss", "supervisor", center)
     a = await site.account("sp_staff_a", "staff", center)
     b = await site.account("sp_staff_b", "staff", center)
+    morning = await pin_morning(site.redis, center)     # no day close in the next 40 min
     early = [await site.issue(center, "certification") for _ in range(2)]
     # Later tickets arrive 40 minutes on (the scripts' clock): the first two are over target.
-    await site.redis.hset(keys.center_meta_key(center), "clock", OVER_TARGET_MS)
+    await shift_clock(site.redis, center, morning + OVER_TARGET_MS)
     late = await site.issue(center, "certification")
 
     context, page = await new_page(browser, errors)
