@@ -25,13 +25,37 @@ from tests.servers import start_standalone
 CENTERS = ("07054", "06862")  # Quảng La, Tiên Yên: quiet communes
 
 
+def _open_all_day(tmp: Path) -> Path:
+    """The shipped province open 00:00-24:00 every day of the year. The drive books real
+    slots of today on the server's calendar and the wall clock; with the shipped hours the
+    suite, run after 17:00 or on a day off, would find none left, and every appointment would
+    join the queue at once (simulations/live/booking.py), leaving check-in untried."""
+    text = DEFAULT_PROVINCE_FILE.read_text(encoding="utf-8")
+    text, weekly = re.subn(r'(?m)^(mon|tue|wed|thu|fri|sat|sun) = \[.*\]$',
+                           r'\1 = ["00:00-24:00"]', text)
+    text, days_off = re.subn(r"(?ms)^holidays = \[.*?^\]$", "holidays = []", text)
+    assert (weekly, days_off) == (7, 1)
+    path = tmp / DEFAULT_PROVINCE_FILE.name
+    path.write_text(text, encoding="utf-8")
+    csv = DEFAULT_PROVINCE_FILE.parent / "quangninh_units.csv"
+    shutil.copy(csv, tmp / csv.name)
+    return path
+
+
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """A server of its own (its Redis is never flushed by other tests), with a province
-    account for the driver."""
+def province_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _open_all_day(tmp_path_factory.mktemp("live-driver-province"))
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, province_file: Path
+           ) -> Iterator[LiveServer]:
+    """A server of its own (its Redis is never flushed by other tests), open at any hour the
+    suite runs, with a province account for the driver."""
     tmp = tmp_path_factory.mktemp("live-driver")
     store = start_standalone(tmp / "redis")
-    live = LiveServer(store.url, tmp / "server").start()
+    live = LiveServer(store.url, tmp / "server",
+                      extra_env={"QMS_PROVINCE_FILE": str(province_file)}).start()
     Bootstrap(store.url).account("simprov", "province", None)
     yield live
     live.stop()
@@ -65,12 +89,13 @@ def _keys(url: str, pattern: str) -> list[str]:
         return sorted(client.scan_iter(match=pattern))
 
 
-def test_a_short_day_through_the_real_server(server: LiveServer, tmp_path: Path,
+def test_a_short_day_through_the_real_server(server: LiveServer, province_file: Path,
+                                             tmp_path: Path,
                                              capsys: pytest.CaptureFixture[str]) -> None:
     report = tmp_path / "report.json"
     args = ["--url", server.base_url, "--user", "simprov", "--from", "08:30", "--until",
             "09:30", "--speed", "900", "--serve-after-closing", "5", "--json", str(report),
-            "--demand", str(_lively_demand(tmp_path))]
+            "--demand", str(_lively_demand(tmp_path)), "--province", str(province_file)]
     for code in CENTERS:
         args += ["--center", code]
     code = live_main(args)
