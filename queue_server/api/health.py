@@ -5,17 +5,15 @@ from __future__ import annotations
 import asyncio
 
 from fastapi import APIRouter
-from redis.exceptions import ConnectionError as RedisConnectionError
 from starlette.responses import JSONResponse
 
 from queue_server.api.deps import ServicesDep
 from queue_server.api.problems import problem
 from queue_server.outages import RETRY_AFTER_S
-from queue_server.redis_client import RedisClient
+from queue_server.redis_client import RedisClient, read_retry
 
 router = APIRouter(tags=["health"])
 READY_TIMEOUT_S = 1.0
-PING_ATTEMPTS = 3
 
 
 @router.get("/health/live", summary="The process is up")
@@ -23,17 +21,16 @@ async def live() -> dict[str, str]:
     return {"status": "ok"}
 
 
+async def _dropped(_error: Exception) -> None:
+    """redis-py's Retry has already let the failed connection go; nothing else to do."""
+
+
 async def ping_again_once_dropped(client: RedisClient) -> None:
-    """PING, sent again on a dropped connection: after a restart of Redis the pool still
-    holds connections to the old process, and each fails once before it reconnects; a PING
-    is safe to resend, and readiness is about the server, not one stale socket."""
-    for _ in range(PING_ATTEMPTS - 1):
-        try:
-            await client.ping()
-            return
-        except RedisConnectionError:
-            continue
-    await client.ping()
+    """PING, sent again on a dropped connection (the hub's read_retry): after a restart of
+    Redis the pool still holds connections to the old process, and each fails once before it
+    reconnects; a PING is safe to resend, and readiness is about the server, not one stale
+    socket."""
+    await read_retry().call_with_retry(client.ping, _dropped)
 
 
 @router.get("/health/ready", summary="Ready to serve: Redis answers")

@@ -159,14 +159,15 @@ class Drive:
         self._shown = -1
         self.backend = LiveBackend(api, self.clock, credentials, secrets.token_hex(6),
                                    self._follow_ticket)
-        vias = [_via(base) if len(self.channels) > 1 else "" for base in self.channels]
+        # a replica's name in the report, when there are several
+        self.vias = {base: _via(base) if len(self.channels) > 1 else ""
+                     for base in self.channels}
         self.displays = [Follower(f"display {c.id}", f"{base}/display/{c.id}?token="
-                                  f"{credentials.display[c.id]}", via=via)
-                         for c in plan.inputs.centers
-                         for base, via in zip(self.channels, vias, strict=True)]
+                                  f"{credentials.display[c.id]}", via=self.vias[base])
+                         for c in plan.inputs.centers for base in self.channels]
         self.provinces = [Follower("province", f"{base}/province?token={credentials.province}",
-                                   resumable=False, via=via)
-                          for base, via in zip(self.channels, vias, strict=True)]
+                                   resumable=False, via=self.vias[base])
+                          for base in self.channels]
         self.days = [CenterDay(code, *plan.days[code], plan.inputs.profile, self.backend,
                                self.clock) for code in plan.days]
 
@@ -178,8 +179,7 @@ class Drive:
         if len(self.pages) < self.args.ticket_pages:
             base = self.channels[len(self.pages) % len(self.channels)]
             page = Follower(f"ticket {ticket}", f"{base}/ticket/{ticket}?token={token}",
-                            resumable=False,
-                            via=_via(base) if len(self.channels) > 1 else "")
+                            resumable=False, via=self.vias[base])
             self.pages.append(page)
             page.start()
 
