@@ -93,14 +93,18 @@ async def redis_ms(client: RedisClient) -> int:
     return int(seconds) * 1000 + int(micros) // 1000
 
 
+def _local_instant(hhmm: str, days: int = 0) -> int:
+    """Today's (plus ``days``) local ``HH:MM``, in ms."""
+    day = dt.datetime.now(TIMEZONE).date() + dt.timedelta(days=days)
+    hour, minute = (int(x) for x in hhmm.split(":"))
+    return epoch_ms(dt.datetime(day.year, day.month, day.day, hour, minute, tzinfo=TIMEZONE))
+
+
 async def set_local_time(client: RedisClient, center_id: str, hhmm: str,
                          days: int = 0) -> int:
     """Set one center's clock to today's (plus ``days``) local ``HH:MM``; answers that
     instant in ms. Tests that depend on the time of day use it, so they pass at any hour."""
-    today = dt.datetime.now(TIMEZONE).date() + dt.timedelta(days=days)
-    hour, minute = (int(x) for x in hhmm.split(":"))
-    target = epoch_ms(dt.datetime(today.year, today.month, today.day, hour, minute,
-                                  tzinfo=TIMEZONE))
+    target = _local_instant(hhmm, days)
     await shift_clock(client, center_id, target - await redis_ms(client))
     return target
 
@@ -109,15 +113,16 @@ MORNING = "09:00"
 
 
 async def pin_morning(client: RedisClient, *centers: str) -> int:
-    """Put the centers' clocks at today's local 09:00 and answer the offset that does it.
+    """Put the centers' clocks at today's local 09:00 and answer the offset that does it
+    (one offset for all: they keep one time).
 
     A test that then moves a clock on by minutes or hours (``offset + …``) stays inside one
     working day at whatever hour the suite runs: a clock moved on from the wall clock would
     cross the day close (17:30, 12:00 on Saturdays, midnight) when the suite runs shortly
     before it, and the day close would end what the test is in the middle of."""
-    offset = 0
+    offset = _local_instant(MORNING) - await redis_ms(client)
     for center_id in centers:
-        offset = await set_local_time(client, center_id, MORNING) - await redis_ms(client)
+        await shift_clock(client, center_id, offset)
     return offset
 
 
